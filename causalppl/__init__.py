@@ -1,0 +1,31 @@
+"""causalppl: causal probabilistic programming on Pyro.
+
+Example:
+    >>> import pyro, pyro.distributions as dist
+    >>> import causalppl as cp
+    >>> def model():
+    ...     x = pyro.sample("x", dist.Normal(0.0, 1.0))
+    ...     return pyro.sample("y", dist.Normal(x, 1.0))
+    >>> cp.graph(model).edges
+    [('x', 'y')]
+"""
+
+from . import errors, graph as _graph_pkg, handlers, noise, queries  # noqa: F401
+from .errors import CausalError
+from .graph import CausalGraph, graph
+from .handlers import condition, do, twin_world
+from .queries import counterfactual, effect, sample
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CausalError",
+    "CausalGraph",
+    "condition",
+    "counterfactual",
+    "do",
+    "effect",
+    "graph",
+    "sample",
+    "twin_world",
+]

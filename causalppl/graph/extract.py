@@ -1,0 +1,132 @@
+"""Read the causal DAG of a Pyro program by tracing it with provenance tracking."""
+
+from __future__ import annotations
+
+import torch
+
+import pyro
+import pyro.poutine as poutine
+from pyro.distributions.torch_distribution import MaskedDistribution
+from pyro.ops.provenance import ProvenanceTensor, detach_provenance, get_provenance
+from pyro.poutine.messenger import Messenger
+from pyro.poutine.util import site_is_subsample
+
+from ..errors import DuplicateSiteError
+from .causal_graph import CausalGraph
+
+__all__ = ["graph", "trace_sites", "exogenous_sites", "UniqueSites"]
+
+
+class UniqueSites(Messenger):
+    """Raise :class:`DuplicateSiteError` when a program samples one name twice."""
+
+    def __enter__(self):
+        self.seen: set[str] = set()
+        return super().__enter__()
+
+    def _pyro_sample(self, msg):
+        if site_is_subsample(msg):
+            return
+        name = msg["name"]
+        if name in self.seen:
+            raise DuplicateSiteError(
+                f"site {name!r} is sampled twice in one run of the program; every sample "
+                "site of a causal model must have its own name"
+            )
+        self.seen.add(name)
+
+
+class _TrackProvenance(Messenger):
+    """Every sample site's value (observed ones too) carries the site's name as provenance."""
+
+    def _pyro_post_sample(self, msg):
+        value = msg["value"]
+        if isinstance(value, torch.Tensor):
+            msg["value"] = ProvenanceTensor(detach_provenance(value), frozenset({msg["name"]}))
+
+
+def trace_sites(model, *args, **kwargs) -> tuple[dict[str, dict], dict[str, list[str]]]:
+    """Trace ``model`` once; returns ``(sites, parents)`` for every sample site.
+
+    ``parents[name]`` are the sites whose values the distribution of ``name`` depends on,
+    read from the provenance of its log-density (so data-dependent control flow is taken
+    as it ran this time).
+    """
+    with torch.random.fork_rng(), torch.no_grad(), pyro.validation_enabled(False):
+        with poutine.trace() as tr, _TrackProvenance(), UniqueSites():
+            model(*args, **kwargs)
+    sites = {
+        name: site
+        for name, site in tr.trace.nodes.items()
+        if site["type"] == "sample" and not site_is_subsample(site) and not site["infer"].get("_cp_internal")
+    }
+    parents: dict[str, list[str]] = {}
+    for name, site in sites.items():
+        fn = site["fn"]
+        while isinstance(fn, MaskedDistribution):
+            fn = fn.base_dist
+        value = detach_provenance(site["value"])
+        try:
+            prov = get_provenance(fn.log_prob(value))
+        except (ValueError, RuntimeError, NotImplementedError):
+            prov = frozenset().union(*(get_provenance(v) for v in vars(fn).values() if isinstance(v, torch.Tensor)))
+        parents[name] = [p for p in sites if p in prov and p != name]
+    for site in sites.values():
+        site["value"] = detach_provenance(site["value"])
+    return sites, parents
+
+
+def _is_deterministic(site: dict) -> bool:
+    return bool(site["infer"].get("_deterministic"))
+
+
+def exogenous_sites(sites: dict[str, dict], parents: dict[str, list[str]]) -> set[str]:
+    """Sites that are exogenous noise rather than endogenous variables.
+
+    A site marked ``infer={"exogenous": True}`` (or ``False`` to opt out), else a parentless
+    site whose only child is a ``pyro.deterministic`` site.
+    """
+    children = {n: [c for c in sites if n in parents[c]] for n in sites}
+    out = set()
+    for name, site in sites.items():
+        flag = site["infer"].get("exogenous")
+        if flag is None:
+            flag = (
+                not parents[name]
+                and not _is_deterministic(site)
+                and len(children[name]) == 1
+                and _is_deterministic(sites[children[name][0]])
+            )
+        if flag:
+            out.add(name)
+    return out
+
+
+def graph(model, *args, include_noise: bool = False, **kwargs) -> CausalGraph:
+    """The causal DAG of a Pyro program, read by tracing it once.
+
+    Sample sites are nodes; ``a -> b`` when the distribution of ``b`` depends on the value
+    of ``a``. Exogenous-noise sites are left out unless ``include_noise``: a site marked
+    ``infer={"exogenous": True}``, or a parentless site whose only child is a
+    ``pyro.deterministic`` site (the ``u = sample(...); y = deterministic(f(pa, u))``
+    pattern). Hard interventions (``cp.do``) remove the edges into their targets.
+
+    Example:
+        >>> import torch, pyro, pyro.distributions as dist
+        >>> import causalppl as cp
+        >>> def model():
+        ...     x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        ...     h = pyro.sample("h", dist.Normal(x, 1.0))
+        ...     return pyro.sample("y", dist.Normal(x + h, 1.0))
+        >>> cp.graph(model).edges
+        [('x', 'h'), ('x', 'y'), ('h', 'y')]
+        >>> cp.graph(cp.do(model, {"h": 2.0})).parents("h")
+        []
+    """
+    sites, parents = trace_sites(model, *args, **kwargs)
+    exogenous = exogenous_sites(sites, parents)
+    intervened = {n for n, s in sites.items() if s["infer"].get("do") == "hard"}
+    if include_noise:
+        return CausalGraph(parents, intervened=intervened, exogenous=exogenous)
+    spec = {n: [p for p in pa if p not in exogenous] for n, pa in parents.items() if n not in exogenous}
+    return CausalGraph(spec, intervened=intervened)
