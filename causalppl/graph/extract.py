@@ -12,6 +12,7 @@ from pyro.poutine.messenger import Messenger
 from pyro.poutine.util import site_is_subsample
 
 from ..errors import DuplicateSiteError
+from ..handlers.deterministic import DeterministicShapeMessenger
 from .causal_graph import CausalGraph
 
 __all__ = ["graph", "trace_sites", "exogenous_sites", "UniqueSites"]
@@ -53,7 +54,7 @@ def trace_sites(model, *args, **kwargs) -> tuple[dict[str, dict], dict[str, list
     as it ran this time).
     """
     with torch.random.fork_rng(), torch.no_grad(), pyro.validation_enabled(False):
-        with poutine.trace() as tr, _TrackProvenance(), UniqueSites():
+        with poutine.trace() as tr, _TrackProvenance(), UniqueSites(), DeterministicShapeMessenger():
             model(*args, **kwargs)
     sites = {
         name: site

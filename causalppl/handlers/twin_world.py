@@ -10,10 +10,11 @@ import pyro
 from pyro.poutine.messenger import Messenger
 from pyro.poutine.util import site_is_subsample
 
-from ..errors import CausalError, NonInvertibleError
+from ..errors import CausalError, EvidenceError, NonInvertibleError
 from ..noise import noise_model
 from ._factory import make_handler
 from .condition import check_evidence_value
+from .deterministic import fix_deterministic_event_dim
 from .do import as_value
 
 __all__ = ["TwinWorldMessenger", "twin_world", "FACTUAL", "COUNTERFACTUAL"]
@@ -96,6 +97,7 @@ class TwinWorldMessenger(Messenger):
             return
         if msg["value"] is not None and not msg["is_observed"]:
             return
+        fix_deterministic_event_dim(msg)
         name, fn = msg["name"], msg["fn"]
         batch_shape, event_shape = fn.batch_shape, fn.event_shape
         if len(batch_shape) < -self.dim or batch_shape[self.dim] != 2:
@@ -114,17 +116,25 @@ class TwinWorldMessenger(Messenger):
             obs = check_evidence_value(obs, fn, name).expand(batch_shape + event_shape)
             if not nm.invertible:
                 raise NonInvertibleError(nm.why if hasattr(nm, "why") else f"site {name!r} is not invertible")
-            try:
-                u = _factual(nm.abduct(obs), self.dim - len(nm.noise_event_shape))
-            except CausalError as e:
-                raise type(e)(f"site {name!r}: {e}") from None
-            pushed = nm.push(u)
-            if pushed.is_floating_point() and not nm.deterministic:
-                # Factual slice is the evidence exactly; the counterfactual slice moves by the
-                # change of mechanism between worlds (exactly zero where the parents agree).
-                value = obs + (pushed - _factual(pushed, self.dim - len(event_shape)))
-            else:
+            ev_dim = self.dim - len(event_shape)
+            if nm.deterministic:
+                # No noise to recover: the evidence must be what the parents compute.
+                pushed, u = nm.push(None).expand(obs.shape), obs.new_zeros(())
+                if not torch.allclose(_factual(pushed, ev_dim).to(obs.dtype), _factual(obs, ev_dim), rtol=1e-6, atol=1e-8):
+                    raise EvidenceError(
+                        f"evidence for deterministic site {name!r} differs from the value its "
+                        "mechanism computes from its parents"
+                    )
                 value = torch.where(self._cf_mask(batch_shape, event_shape), pushed, obs)
+            else:
+                u = _factual(nm.abduct(obs), self.dim - len(nm.noise_event_shape))
+                pushed = nm.push(u)
+                if pushed.is_floating_point():
+                    # Factual slice is the evidence exactly; the counterfactual slice moves by
+                    # the change of mechanism between worlds (exactly zero where parents agree).
+                    value = obs + (pushed - _factual(pushed, ev_dim))
+                else:
+                    value = torch.where(self._cf_mask(batch_shape, event_shape), pushed, obs)
             lp = fn.log_prob(obs)
             self._add_log_weight(_factual(lp, self.dim))
         else:

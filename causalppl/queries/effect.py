@@ -1,10 +1,15 @@
-"""``effect``: average causal effects from two interventional runs."""
+"""``effect``: average causal effects as paired potential outcomes."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..errors import CausalError
+import pyro
+import pyro.poutine as poutine
+
+from ..errors import CausalError, UnsupportedDistributionError
+from ..handlers.twin_world import TwinWorldMessenger
+from ._program import probe, seeded
 from .sample import sample
 
 __all__ = ["effect"]
@@ -21,10 +26,11 @@ def effect(
     model_args: tuple = (),
     model_kwargs: dict | None = None,
 ) -> float:
-    """``E[outcome | do] - E[outcome | baseline]`` by Monte Carlo with common random numbers.
+    """``E[outcome | do] - E[outcome | do(baseline)]`` by Monte Carlo.
 
-    Both arms use the same seed, so the noise of every site is shared between them and
-    the difference has far less variance than two independent estimates.
+    Both arms run in one twin-world pass with the same exogenous noise (paired potential
+    outcomes), so the estimate has far less variance than two independent runs; a model
+    with a site that has no noise form falls back to two independent runs.
 
     Example:
         >>> import pyro, pyro.distributions as dist
@@ -35,10 +41,29 @@ def effect(
         >>> round(cp.effect(model, "y", do={"x": 1.0}, baseline={"x": 0.0}), 6)
         3.0
     """
+    model_kwargs = model_kwargs or {}
+    baseline = dict(baseline or {})
+    with seeded(seed):
+        info = probe(model, model_args, model_kwargs)
+        if outcome not in info.sites:
+            raise CausalError(f"outcome {outcome!r} is not a site of the program; sites: {info.names}")
+        info.check_names(do, "intervention")
+        info.check_names(baseline, "intervention")
+        sample_dim = info.first_free_dim
+        tw = TwinWorldMessenger(do, dim=sample_dim - 1, factual_actions=baseline)
+        try:
+            with poutine.trace() as tr, tw, pyro.plate("sample", num_samples, dim=sample_dim):
+                model(*model_args, **model_kwargs)
+        except UnsupportedDistributionError:
+            return _unpaired(model, outcome, do, baseline, num_samples, seed, model_args, model_kwargs)
+    y = tr.trace.nodes[outcome]["value"].double()
+    diff = (y.narrow(sample_dim - 1 - len(info.event_shape(outcome)), 1, 1)
+            - y.narrow(sample_dim - 1 - len(info.event_shape(outcome)), 0, 1)).mean()
+    return float(diff)
+
+
+def _unpaired(model, outcome, do, baseline, num_samples, seed, model_args, model_kwargs) -> float:
     kwargs = dict(num_samples=num_samples, seed=seed, model_args=model_args, model_kwargs=model_kwargs)
-    treated = sample(model, do=do, **kwargs)
-    if outcome not in treated:
-        raise CausalError(f"outcome {outcome!r} is not an endogenous site; sites: {list(treated.data_vars)}")
-    control = sample(model, do=baseline or {}, **kwargs)
-    diff = treated[outcome].mean("sample") - control[outcome].mean("sample")
-    return float(diff) if diff.size == 1 else diff
+    treated = sample(model, do=do, **kwargs)[outcome]
+    control = sample(model, do=baseline, **kwargs)[outcome]
+    return float(treated.mean() - control.mean())

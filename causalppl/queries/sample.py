@@ -9,6 +9,7 @@ import pyro.poutine as poutine
 import xarray as xr
 
 from ..errors import CausalError
+from ..handlers.deterministic import DeterministicShapeMessenger
 from ..handlers.do import do as do_handler
 from ._program import probe, seeded
 from ._xr import to_dataset
@@ -57,7 +58,7 @@ def sample(
     with seeded(seed):
         info = probe(program, model_args, model_kwargs)
         dim = info.first_free_dim
-        with poutine.trace() as tr, pyro.plate("sample", num_samples, dim=dim):
+        with poutine.trace() as tr, DeterministicShapeMessenger(), pyro.plate("sample", num_samples, dim=dim):
             program(*model_args, **model_kwargs)
     values = {n: tr.trace.nodes[n]["value"] for n in info.endogenous}
     attrs = {"query": "sample", "do": repr(dict(do or {})), "seed": -1 if seed is None else seed}
