@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import torch
 
 import pyro
@@ -81,25 +83,31 @@ def _is_deterministic(site: dict) -> bool:
     return bool(site["infer"].get("_deterministic"))
 
 
+_NOISE_NAME = re.compile(r"^(u|U|eps|epsilon|noise)(_|$)|_(noise|u|U|eps)$")
+
+
 def exogenous_sites(sites: dict[str, dict], parents: dict[str, list[str]]) -> set[str]:
     """Sites that are exogenous noise rather than endogenous variables.
 
-    A site marked ``infer={"exogenous": True}`` (or ``False`` to opt out), else a parentless
-    site whose only child is a ``pyro.deterministic`` site.
+    A site marked ``infer={"exogenous": True}`` (``False`` opts out). Otherwise, the
+    candidates of a ``pyro.deterministic`` site are its parentless parents that have no
+    other child; a lone candidate is its noise; among several, those named like noise
+    (``u_y``, ``U_y``, ``eps_y``, ``y_noise``) are, and none is when no name says so
+    (mark it explicitly then).
     """
     children = {n: [c for c in sites if n in parents[c]] for n in sites}
-    out = set()
-    for name, site in sites.items():
-        flag = site["infer"].get("exogenous")
-        if flag is None:
-            flag = (
-                not parents[name]
-                and not _is_deterministic(site)
-                and len(children[name]) == 1
-                and _is_deterministic(sites[children[name][0]])
-            )
-        if flag:
-            out.add(name)
+    out = {n for n, s in sites.items() if s["infer"].get("exogenous")}
+    for child, site in sites.items():
+        if not _is_deterministic(site):
+            continue
+        cands = [
+            p for p in parents[child]
+            if sites[p]["infer"].get("exogenous") is None
+            and not parents[p] and not _is_deterministic(sites[p]) and children[p] == [child]
+        ]
+        if len(cands) > 1:
+            cands = [p for p in cands if _NOISE_NAME.search(p)]
+        out.update(cands)
     return out
 
 

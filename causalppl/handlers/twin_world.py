@@ -115,7 +115,7 @@ class TwinWorldMessenger(Messenger):
             obs = self.evidence.get(name, msg["value"])
             obs = check_evidence_value(obs, fn, name).expand(batch_shape + event_shape)
             if not nm.invertible:
-                raise NonInvertibleError(nm.why if hasattr(nm, "why") else f"site {name!r} is not invertible")
+                raise NonInvertibleError(getattr(nm, "why", None) or f"site {name!r} is not invertible")
             ev_dim = self.dim - len(event_shape)
             if nm.deterministic:
                 # No noise to recover: the evidence must be what the parents compute.

@@ -8,7 +8,7 @@ import pyro
 import pyro.distributions as dist
 import pyro.poutine as poutine
 from pyro.infer import SVI, Trace_ELBO
-from pyro.infer.autoguide import AutoNormal
+from pyro.infer.autoguide import AutoMultivariateNormal
 from pyro.poutine.messenger import Messenger
 from pyro.poutine.util import site_is_subsample
 
@@ -48,7 +48,7 @@ class ExogenousMessenger(Messenger):
 
 
 def svi_noise_posterior(conditioned, latent, info, *, num_samples, sample_dim, steps=1000, lr=0.02):
-    """Fit an ``AutoNormal`` guide over the noise of ``latent`` sites; draw ``num_samples``.
+    """Fit an ``AutoMultivariateNormal`` guide over the noise of ``latent`` sites; draw ``num_samples``.
 
     Args:
         conditioned: the program with evidence observed and the unit plate applied.
@@ -65,7 +65,7 @@ def svi_noise_posterior(conditioned, latent, info, *, num_samples, sample_dim, s
                 f"{nm.describe()}: use abduction='importance'"
             )
     program = ExogenousMessenger(latent)(conditioned)
-    guide = AutoNormal(program, init_scale=0.1)
+    guide = AutoMultivariateNormal(program, init_scale=0.1)  # captures posterior correlations
     optim = pyro.optim.ClippedAdam({"lr": lr, "lrd": 0.1 ** (1 / max(steps, 1))})
     store = pyro.get_param_store()
     saved = store.get_state()

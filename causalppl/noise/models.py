@@ -108,10 +108,11 @@ class MultivariateNormalNoise(NoiseModel):
 class TransformedNoise(NoiseModel):
     """``x = T(push_base(u))`` for a bijective chain ``T`` (flows, LogNormal, ...)."""
 
-    def __init__(self, fn, base: NoiseModel, transforms):
+    def __init__(self, fn, base: NoiseModel, transforms, why: str | None = None):
         super().__init__(fn)
         self.base, self.transforms = base, list(transforms)
-        self.invertible = base.invertible
+        self.why = why  # set when a transform is not bijective: forward works, inverse does not
+        self.invertible = base.invertible and why is None
 
     @property
     def noise_event_shape(self):
@@ -127,6 +128,8 @@ class TransformedNoise(NoiseModel):
         return x
 
     def abduct(self, x):
+        if self.why is not None:
+            raise NonInvertibleError(self.why)
         for t in reversed(self.transforms):
             x = t.inv(x)
         return self.base.abduct(x)
@@ -241,22 +244,3 @@ def _dtype_of(fn) -> torch.dtype:
         return fn.mean.dtype
     except (NotImplementedError, AttributeError):
         return torch.get_default_dtype()
-
-
-def non_invertible(fn, why: str) -> NoiseModel:
-    """A noise model that forward-samples fine but cannot be inverted."""
-    return _NonInvertible(fn, why)
-
-
-class _NonInvertible(NoiseModel):
-    invertible = False
-
-    def __init__(self, fn, why):
-        super().__init__(fn)
-        self.why = why
-
-    def abduct(self, x):
-        raise NonInvertibleError(self.why)
-
-    def describe(self):
-        return f"NonInvertible({type(self.fn).__name__})"

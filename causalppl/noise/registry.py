@@ -18,7 +18,6 @@ from .models import (
     NoiseModel,
     QuantileNoise,
     TransformedNoise,
-    non_invertible,
 )
 
 __all__ = ["noise_model"]
@@ -82,8 +81,10 @@ def noise_model(fn: tdist.Distribution, site: str = "?") -> NoiseModel:
             return TransformedNoise(fn, noise_model(fn.base_dist, site), fn.transforms)
         if _has_icdf(fn):
             return QuantileNoise(fn)
-        return non_invertible(
+        return TransformedNoise(
             fn,
+            noise_model(fn.base_dist, site),
+            fn.transforms,
             f"site {site!r} has a non-invertible mechanism ({type(fn).__name__} with "
             f"{[type(t).__name__ for t in fn.transforms if not t.bijective]}): its noise "
             "cannot be recovered from an observed value",

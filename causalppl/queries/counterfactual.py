@@ -59,7 +59,7 @@ def counterfactual(
     inverting an observed mechanism (or drawn from its exact Gumbel-max posterior);
     otherwise the unobserved noise is inferred: ``"importance"`` (likelihood weighting
     with the prior as proposal, resampled per unit; the default fallback) or ``"svi"``
-    (an ``AutoNormal`` guide over the noise). ``"auto"`` picks exact when possible.
+    (an ``AutoMultivariateNormal`` guide over the noise). ``"auto"`` picks exact when possible.
 
     Args:
         model: a Pyro program describing one unit.
@@ -102,7 +102,7 @@ def counterfactual(
         for name in evidence:
             nm = noise_model(info.sites[name]["fn"], name)
             if not nm.invertible:
-                raise NonInvertibleError(nm.why)
+                raise NonInvertibleError(getattr(nm, "why", None) or f"site {name!r} is not invertible")
         latent = plan_abduction(info, set(evidence))
         method = _choose(abduction, latent)
 
