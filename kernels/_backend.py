@@ -121,23 +121,24 @@ def use_backend(name: str) -> Iterator[str]:
                 os.environ["TRITON_INTERPRET"] = saved
 
 
-def triton_module(kind: str, interpret: bool) -> ModuleType:
-    """Load ``kernels/<kind>/triton.py`` decorated for the interpreter or for the GPU.
+def triton_module(path: str, interpret: bool) -> ModuleType:
+    """Load ``kernels/<path>`` (a file of ``triton.jit`` kernels) for the interpreter or the GPU.
 
-    Each mode gets its own module object (cached), so a process can hold both.
+    Each mode gets its own module object (cached), so one process can hold both; inside a
+    loaded file, ``triton.knobs.runtime.interpret`` tells which mode it was loaded for.
     """
-    key = (kind, interpret)
+    key = (path, interpret)
     if key in _modules:
         return _modules[key]
-    package = f"{__package__}.{kind}"
-    name = f"{package}._triton_{'interpreted' if interpret else 'compiled'}"
+    dotted = path.removesuffix(".py").replace("/", ".")
+    name = f"{__package__}.{dotted}_{'interpreted' if interpret else 'compiled'}"
     saved = os.environ.get("TRITON_INTERPRET")
     if interpret:
         os.environ["TRITON_INTERPRET"] = "1"
     else:
         os.environ.pop("TRITON_INTERPRET", None)
     try:
-        spec = importlib.util.spec_from_file_location(name, _HERE / kind / "triton.py")
+        spec = importlib.util.spec_from_file_location(name, _HERE / path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)

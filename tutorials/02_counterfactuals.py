@@ -87,7 +87,8 @@ u_y = noise_model(dist.Normal(B * x + C * h, 1.0)).abduct(y)
 x_cf = noise_model(dist.Normal(0.0, 1.0)).push(u_x)
 h_cf = torch.tensor(2.0)
 y_cf = noise_model(dist.Normal(B * x_cf + C * h_cf, 1.0)).push(u_y)
-print(f"noise: u_x={float(u_x):.2f} u_h={float(u_h):.2f} u_y={float(u_y):.2f};  y_(h=2) = {float(y_cf):.2f}")
+print(f"noise: u_x={float(u_x):.2f} u_h={float(u_h):.2f} u_y={float(u_y):.2f}")
+print(f"counterfactual y under h=2: {float(y_cf):.2f}")
 assert abs(float(y_cf) - 1.9) < 1e-12  # Pearl's answer: 1.5 + c * (2 - 1)
 
 # %% [markdown]
@@ -118,7 +119,8 @@ assert np.allclose(cf.y.sel(world="factual"), evidence["y"])  # the factual worl
 twin = cp.graph(model).twin_network(["h"])
 print(twin.to_dot())
 assert twin.parents("h*") == []
-assert set(twin.parents("y")) == {"x", "h", "U_y"} and set(twin.parents("y*")) == {"x*", "h*", "U_y"}
+assert set(twin.parents("y")) == {"x", "h", "U_y"}
+assert set(twin.parents("y*")) == {"x*", "h*", "U_y"}
 if has_dot():
     svg = twin.render(os.path.join(tempfile.mkdtemp(), "twin"), format="svg")
     assert os.path.getsize(svg) > 0
@@ -133,8 +135,8 @@ twin
 
 # %%
 fresh = cp.sample(model, num_samples=S, do={"x": 0.5, "h": 2.0}, seed=1).y
-print(f"fresh noise (interventional): mean {float(fresh.mean()):.3f} sd {float(fresh.std()):.3f}")
-print(f"shared noise (counterfactual): mean {float(y_star.mean()):.3f} sd {float(y_star.std()):.3f}")
+for label, draws in [("fresh noise (interventional)", fresh), ("shared (counterfactual)", y_star)]:
+    print(f"{label:30s} mean {float(draws.mean()):.3f}  sd {float(draws.std()):.3f}")
 assert abs(float(fresh.mean()) - (B * 0.5 + C * 2.0)) < 5 / np.sqrt(S)
 assert abs(float(fresh.std()) - 1.0) < 0.1
 
@@ -172,7 +174,8 @@ def counterfactual_y(x_obs, y_obs, h_new=2.0):
 
 
 exact_mean, exact_sd = counterfactual_y(0.5, 1.5)
-cf_partial = cp.counterfactual(model, evidence={"x": 0.5, "y": 1.5}, do={"h": 2.0}, num_samples=S, seed=0)
+partial = {"x": 0.5, "y": 1.5}  # h is not observed
+cf_partial = cp.counterfactual(model, evidence=partial, do={"h": 2.0}, num_samples=S, seed=0)
 y_star = cf_partial.y.sel(world="counterfactual")
 print(f"abduction: {cf_partial.attrs['abduction']}, smallest effective sample size "
       f"{cf_partial.attrs['ess_min']:.0f}")
@@ -194,13 +197,13 @@ assert abs(float(h_fact.mean()) - mean_h) < 5 * sd_h / np.sqrt(S)
 
 # %% [markdown]
 # Importance sampling with the prior as proposal is fine for a few latent variables. For
-# many, `abduction="svi"` fits a Gaussian guide (`AutoNormal`) over the unobserved noise
-# by stochastic variational inference instead. The guide is exact here (the posterior
-# is Gaussian), so SVI converges to the closed form up to optimisation noise.
+# many, `abduction="svi"` fits a multivariate-normal guide over the unobserved noise
+# by stochastic variational inference instead. The true posterior is Gaussian here, so it
+# lies in the guide family and SVI reaches the closed form up to optimisation noise.
 
 # %%
-cf_svi = cp.counterfactual(model, evidence={"x": 0.5, "y": 1.5}, do={"h": 2.0}, num_samples=S,
-                           seed=0, abduction="svi", svi_steps=SVI_STEPS, svi_lr=0.05)
+cf_svi = cp.counterfactual(model, evidence=partial, do={"h": 2.0}, num_samples=S, seed=0,
+                           abduction="svi", svi_steps=SVI_STEPS, svi_lr=0.05)
 y_svi = cf_svi.y.sel(world="counterfactual")
 print(f"svi: mean {float(y_svi.mean()):.3f} sd {float(y_svi.std()):.3f}")
 assert cf_svi.attrs["abduction"] == "svi"
@@ -213,7 +216,7 @@ assert abs(float(y_svi.std()) - exact_sd) < 0.25 * exact_sd
 
 # %%
 try:
-    cp.counterfactual(model, evidence={"x": 0.5, "y": 1.5}, do={"h": 2.0}, abduction="exact")
+    cp.counterfactual(model, evidence=partial, do={"h": 2.0}, abduction="exact")
 except cp.CausalError as err:
     print(type(err).__name__, "-", err)
     assert "'h'" in str(err)
@@ -230,7 +233,8 @@ else:
 # %%
 xs = torch.tensor([0.5, -1.0, 0.0, 2.0])
 ys = torch.tensor([1.5, 0.2, -1.0, 1.0])
-cf_units = cp.counterfactual(model, evidence={"x": xs, "y": ys}, do={"h": 2.0}, num_samples=S, seed=0)
+cf_units = cp.counterfactual(model, evidence={"x": xs, "y": ys}, do={"h": 2.0},
+                             num_samples=S, seed=0)
 print(dict(cf_units.sizes))
 per_unit = cf_units.y.sel(world="counterfactual")
 exact_means, exact_sd = counterfactual_y(xs.numpy(), ys.numpy())
@@ -268,7 +272,8 @@ def categorical_model():
 
 
 evidence_cat = {"s": 1.0, "t": 0, "w": 1, "y": 2}
-cf_cat = cp.counterfactual(categorical_model, evidence=evidence_cat, do={"t": 1}, num_samples=S, seed=0)
+cf_cat = cp.counterfactual(categorical_model, evidence=evidence_cat, do={"t": 1},
+                           num_samples=S, seed=0)
 y_cf = cf_cat.y.sel(world="counterfactual").values
 law_cf = np.bincount(y_cf, minlength=3) / S
 print("abduction:", cf_cat.attrs["abduction"], "| mechanisms:", cf_cat.attrs["mechanisms"])
@@ -276,22 +281,38 @@ print("counterfactual law of y:", np.round(law_cf, 4))
 assert cf_cat.attrs["abduction"] == "exact"
 
 # %% [markdown]
-# **Reference law.** The exact counterfactual law is
-# $P(\arg\max(\ell' + g) = j \mid \arg\max(\ell + g) = k)$ with $\ell, \ell'$ the
-# factual and counterfactual logits of `y`. We compute it independently of causalppl,
-# by rejection: draw Gumbels from the prior, keep those that reproduce the observed
+# **Exact law.** Write $\ell, \ell'$ for the factual and counterfactual logits of `y` and
+# $k$ for the observed outcome. The outcome stays $k$ exactly when
+# $g_i \le g_k + \min(\ell_k - \ell_i,\ \ell'_k - \ell'_i)$ for every $i \ne k$;
+# integrating over $g_k$ gives a closed form,
+#
+# $$P(y = k,\ y^* = k) =
+#   \Big(1 + \sum_{i \ne k} e^{\max(\ell_i - \ell_k,\ \ell'_i - \ell'_k)}\Big)^{-1},$$
+#
+# and dividing by $P(y = k) = \mathrm{softmax}(\ell)_k$ gives the probability that the
+# outcome is unchanged. As a second, fully independent reference we also compute the whole
+# law by rejection: draw Gumbels from the prior, keep those that reproduce the observed
 # outcome, and push the kept ones through the intervened mechanism.
 
 # %%
 logits_f = LOGITS_Y[0] + BUMP_Y  # t = 0, s = 1
 logits_cf = LOGITS_Y[1] + BUMP_Y  # t = 1, s = 1
+k = evidence_cat["y"]
+others = [i for i in range(3) if i != k]
+margin = torch.maximum(logits_f - logits_f[k], logits_cf - logits_cf[k])[others]
+p_stay = float(1 / (1 + margin.exp().sum()) / torch.softmax(logits_f, -1)[k])
+
 gen = torch.Generator().manual_seed(1)
 gumbels = -torch.log(-torch.log(torch.rand(40 * S, 3, generator=gen)))
-kept = gumbels[(logits_f + gumbels).argmax(-1) == evidence_cat["y"]]
+kept = gumbels[(logits_f + gumbels).argmax(-1) == k]
 law_ref = np.bincount((logits_cf + kept).argmax(-1).numpy(), minlength=3) / len(kept)
 law_do = torch.softmax(logits_cf, -1).numpy()  # the interventional law, for contrast
-print("reference law:          ", np.round(law_ref, 4), f"({len(kept)} kept draws)")
-print("interventional P(y | do(t=1), s=1):", np.round(law_do, 3))
+print(f"closed form P(y* = y):   {p_stay:.4f}")
+print("rejection reference law:", np.round(law_ref, 4), f"({len(kept)} kept draws)")
+print("interventional law P(y | do(t=1), s=1):", np.round(law_do, 4))
+se_cf = np.sqrt(p_stay * (1 - p_stay) / S)
+assert abs(law_cf[k] - p_stay) < 5 * se_cf
+assert abs(law_ref[k] - p_stay) < 5 * np.sqrt(p_stay * (1 - p_stay) / len(kept))
 se = np.sqrt(law_ref * (1 - law_ref) * (1 / S + 1 / len(kept)))
 assert np.all(np.abs(law_cf - law_ref) <= 5 * se + 1e-12)
 assert np.abs(law_cf - law_do).max() > 0.1  # a counterfactual is not an intervention
@@ -300,20 +321,20 @@ assert np.abs(law_cf - law_do).max() > 0.1  # a counterfactual is not an interve
 # **Stability.** The observed outcome was $k = 2$. Moving from $t = 0$ to $t = 1$ changes
 # the logit of outcome 0 by $-1$ and of outcome 2 by $0$: outcome 0 became relatively
 # *less* likely than the observed one, so no counterfactual may be 0, although outcome 0
-# has probability 0.14 under the intervention. Sites that do not depend on the
+# has positive probability under the intervention. Sites that do not depend on the
 # intervention (`s`, `w`) keep their factual values in every sample, and a null
 # intervention ($t := 0$, the factual value) changes nothing at all.
 
 # %%
 change = (logits_cf - logits_f).numpy()
-k = evidence_cat["y"]
 impossible = [j for j in range(3) if change[j] < change[k]]
 print("outcomes ruled out by stability:", impossible)
-assert impossible == [0] and law_cf[0] == 0.0
+assert impossible == [0] and law_cf[0] == 0.0 and law_do[0] > 0.05
 for site in ("s", "w"):
     assert (cf_cat[site].sel(world="counterfactual") == cf_cat[site].sel(world="factual")).all()
 
-null = cp.counterfactual(categorical_model, evidence=evidence_cat, do={"t": 0}, num_samples=S, seed=0)
+null = cp.counterfactual(categorical_model, evidence=evidence_cat, do={"t": 0},
+                         num_samples=S, seed=0)
 assert (null.y.sel(world="counterfactual") == evidence_cat["y"]).all()
 
 # %% [markdown]

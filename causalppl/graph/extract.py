@@ -17,7 +17,7 @@ from ..errors import DuplicateSiteError
 from ..handlers.deterministic import DeterministicShapeMessenger
 from .causal_graph import CausalGraph
 
-__all__ = ["graph", "trace_sites", "exogenous_sites", "UniqueSites"]
+__all__ = ["graph", "trace_sites", "sample_sites", "exogenous_sites", "UniqueSites"]
 
 
 class UniqueSites(Messenger):
@@ -55,14 +55,26 @@ def trace_sites(model, *args, **kwargs) -> tuple[dict[str, dict], dict[str, list
     read from the provenance of its log-density (so data-dependent control flow is taken
     as it ran this time).
     """
+    return _trace(model, args, kwargs, track=True)
+
+
+def sample_sites(model, args=(), kwargs=None) -> dict[str, dict]:
+    """Trace ``model`` once without provenance (cheaper): the sample sites only."""
+    return _trace(model, args, kwargs or {}, track=False)[0]
+
+
+def _trace(model, args, kwargs, track: bool):
     with torch.random.fork_rng(), torch.no_grad(), pyro.validation_enabled(False):
-        with poutine.trace() as tr, _TrackProvenance(), UniqueSites(), DeterministicShapeMessenger():
+        tracker = _TrackProvenance() if track else Messenger()
+        with poutine.trace() as tr, tracker, UniqueSites(), DeterministicShapeMessenger():
             model(*args, **kwargs)
     sites = {
         name: site
         for name, site in tr.trace.nodes.items()
         if site["type"] == "sample" and not site_is_subsample(site) and not site["infer"].get("_cp_internal")
     }
+    if not track:
+        return sites, None
     parents: dict[str, list[str]] = {}
     for name, site in sites.items():
         fn = site["fn"]

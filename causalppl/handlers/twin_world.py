@@ -48,6 +48,7 @@ class TwinWorldMessenger(Messenger):
         keep_dims: batch dims kept separate in ``log_weight`` (the others are summed).
         factual_actions: interventions in the factual world (paired potential outcomes,
             as :func:`causalppl.effect` uses; evidence is then read in the intervened world).
+        weigh: accumulate ``log_weight`` (off saves the log-densities when nothing reads them).
 
     Example:
         >>> import torch, pyro, pyro.distributions as dist
@@ -68,6 +69,7 @@ class TwinWorldMessenger(Messenger):
         dim: int = -4,
         factual_actions: Mapping[str, object] | None = None,
         keep_dims: tuple[int, ...] = (),
+        weigh: bool = True,
     ):
         super().__init__()
         if dim >= 0:
@@ -78,6 +80,7 @@ class TwinWorldMessenger(Messenger):
         self.given_noise = dict(noise or {})
         self.dim = dim
         self.keep_dims = tuple(keep_dims)
+        self.weigh = weigh
         self._plate = pyro.plate("world", 2, dim=dim)
 
     def __enter__(self):
@@ -135,8 +138,8 @@ class TwinWorldMessenger(Messenger):
                     value = obs + (pushed - _factual(pushed, ev_dim))
                 else:
                     value = torch.where(self._cf_mask(batch_shape, event_shape), pushed, obs)
-            lp = fn.log_prob(obs)
-            self._add_log_weight(_factual(lp, self.dim))
+            if self.weigh:
+                self._add_log_weight(_factual(fn.log_prob(obs), self.dim))
         else:
             if name in self.given_noise:
                 u = self.given_noise[name]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -12,7 +14,7 @@ from pyro.distributions.torch_distribution import MaskedDistribution
 import pyro.distributions as dist
 
 from ..errors import EvidenceError, UnknownSiteError
-from ..graph.extract import exogenous_sites, trace_sites
+from ..graph.extract import exogenous_sites, sample_sites, trace_sites
 from ..handlers.condition import check_evidence_value
 
 __all__ = ["ProgramInfo", "probe", "seeded"]
@@ -21,9 +23,19 @@ __all__ = ["ProgramInfo", "probe", "seeded"]
 @dataclass
 class ProgramInfo:
     sites: dict[str, dict]
-    parents: dict[str, list[str]]
     first_free_dim: int  # the first batch dim (negative) left of every plate the model uses
-    exogenous: set[str]
+    _read_parents: Callable[[], dict[str, list[str]]]
+
+    @cached_property
+    def parents(self) -> dict[str, list[str]]:
+        """Read by a second, provenance-tracking trace, only when a query needs the graph."""
+        return self._read_parents()
+
+    @cached_property
+    def exogenous(self) -> set[str]:
+        if not any(s["infer"].get("_deterministic") or s["infer"].get("exogenous") for s in self.sites.values()):
+            return set()  # explicit noise needs a deterministic child (or a mark): skip the graph
+        return exogenous_sites(self.sites, self.parents)
 
     @property
     def names(self) -> list[str]:
@@ -83,9 +95,11 @@ class ProgramInfo:
 
 
 def probe(model, args=(), kwargs=None) -> ProgramInfo:
-    sites, parents = trace_sites(model, *args, **(kwargs or {}))
+    """One cheap trace of ``model``: sites, shapes, plates; the graph is read lazily."""
+    kwargs = kwargs or {}
+    sites = sample_sites(model, args, kwargs)
     dims = [f.dim for s in sites.values() for f in s["cond_indep_stack"] if f.vectorized]
-    return ProgramInfo(sites, parents, min(dims, default=0) - 1, exogenous_sites(sites, parents))
+    return ProgramInfo(sites, min(dims, default=0) - 1, lambda: trace_sites(model, *args, **kwargs)[1])
 
 
 @contextmanager

@@ -29,10 +29,10 @@ def plan_abduction(info, evidence: set[str]) -> list[str]:
     Noise of an unobserved site with no observed descendant is independent of the
     evidence; every other unobserved noisy site must be inferred.
     """
-    return [
-        n for n in info.names
-        if n not in evidence and not info.is_deterministic(n) and info.descendants(n) & evidence
-    ]
+    unobserved = [n for n in info.names if n not in evidence and not info.is_deterministic(n)]
+    if not unobserved:
+        return []  # full evidence: no need to read the graph
+    return [n for n in unobserved if info.descendants(n) & evidence]
 
 
 def counterfactual(
@@ -112,7 +112,8 @@ def counterfactual(
         keep = (sample_dim,) + ((unit_dim,) if units else ())
 
         def run(num, noise=None):
-            tw = TwinWorldMessenger(actions, placed, noise=noise, dim=world_dim, keep_dims=keep)
+            tw = TwinWorldMessenger(actions, placed, noise=noise, dim=world_dim, keep_dims=keep,
+                                    weigh=method == "importance")
             with poutine.trace() as tr, tw, pyro.plate("sample", num, dim=sample_dim):
                 _with_units(model, units, unit_dim)(*model_args, **model_kwargs)
             return tr.trace, tw

@@ -86,7 +86,8 @@ def test_to_dot_and_equality_and_adjacency():
 @pytest.mark.skipif(not has_dot(), reason="graphviz 'dot' binary not installed")
 def test_render_svg(tmp_path):
     path = cp.graph(model).render(str(tmp_path / "g"), format="svg")
-    assert path.endswith(".svg") and open(path).read().lstrip().startswith("<?xml")
+    with open(path) as f:
+        assert path.endswith(".svg") and f.read().lstrip().startswith("<?xml")
 
 
 def test_render_without_dot_is_a_clear_error(monkeypatch, tmp_path):

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import causalppl as cp
+from causalppl.testing.analytic import linear_gaussian_counterfactual
 
 A, B, C = 0.5, 0.7, 0.4  # Pearl, Glymour & Jewell (2016), section 4.2.3
 
@@ -19,42 +20,18 @@ def pearl():
     return pyro.sample("y", dist.Normal(B * x + C * h, 1.0))
 
 
-# Linear-Gaussian algebra: v = M u with u ~ N(0, I); M = (I - W^T)^-1, rows = nodes x, h, y.
 W = np.array([[0, A, B], [0, 0, C], [0, 0, 0]], dtype=float)  # W[i, j]: weight of i -> j
 NAMES = ["x", "h", "y"]
 
 
-def _mixing(weights):
-    return np.linalg.inv(np.eye(3) - weights.T)
-
-
 def _cf_posterior(evidence: dict, do: dict, outcome: str):
     """Closed-form mean/sd of the counterfactual outcome given (partial) evidence."""
-    m = _mixing(W)
-    idx = [NAMES.index(k) for k in evidence]
-    s = m[idx]  # evidence = S u
-    e = np.array(list(evidence.values()))
-    cov_u = np.eye(3)
-    gain = cov_u @ s.T @ np.linalg.inv(s @ cov_u @ s.T)
-    mu_u = gain @ e
-    cov_post = cov_u - gain @ s @ cov_u
-    # Counterfactual world: mutilate the intervened nodes, which become constants.
-    w_cf = W.copy()
-    const = np.zeros(3)
-    for k, v in do.items():
-        j = NAMES.index(k)
-        w_cf[:, j] = 0.0
-        const[j] = v
-    m_cf = _mixing(w_cf)
-    keep = np.ones(3)
-    for k in do:
-        keep[NAMES.index(k)] = 0.0
-    # v_cf = M_cf (diag(keep) u + const)
-    row = m_cf[NAMES.index(outcome)]
-    lin = row * keep
-    mean = lin @ mu_u + row @ const
-    sd = math.sqrt(max(lin @ cov_post @ lin, 0.0))
-    return mean, sd
+    index = NAMES.index
+    mean, cov = linear_gaussian_counterfactual(
+        W, {index(k): v for k, v in evidence.items()}, {index(k): v for k, v in do.items()}
+    )
+    i = index(outcome)
+    return mean[i], math.sqrt(max(cov[i, i], 0.0))
 
 
 def test_pearl_full_evidence_counterfactual_is_exact():

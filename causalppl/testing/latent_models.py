@@ -1,0 +1,227 @@
+"""Mixing functions and latent-variable ground truths for identifiability tests.
+
+* :class:`LinearMixing`, :class:`LeakyReluMLPMixing`: invertible maps latent -> observed,
+  with a bounded condition number so that recovery is a question of identifiability, not
+  of numerics.
+* :class:`SegmentLatentModel`: iVAE-style data (Khemakhem et al. 2020): a segment label
+  ``u`` sets the variances (and optionally means) of independent Gaussian latents.
+* :class:`InterventionalContexts`: a linear-Gaussian latent SCM seen through a linear
+  mixing in one observational and one hard-intervention context per latent (Squires et
+  al. 2023).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pyro
+import pyro.distributions as dist
+import torch
+import torch.nn.functional as F
+
+from ..errors import CausalError
+from ..graph import CausalGraph
+from .random_models import RandomSCM
+
+__all__ = [
+    "InterventionalContexts",
+    "LeakyReluMLPMixing",
+    "LinearMixing",
+    "SegmentLatentModel",
+    "random_orthogonal",
+    "random_well_conditioned",
+]
+
+
+def random_orthogonal(dim: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A Haar-distributed ``[dim, dim]`` orthogonal matrix (QR of a Gaussian, signs fixed).
+
+    Example:
+        >>> q = random_orthogonal(3, torch.Generator().manual_seed(0))
+        >>> bool(torch.allclose(q @ q.T, torch.eye(3, dtype=q.dtype)))
+        True
+    """
+    a = torch.randn(dim, dim, generator=generator, dtype=torch.get_default_dtype())
+    q, r = torch.linalg.qr(a)
+    signs = torch.sign(torch.diagonal(r))
+    signs[signs == 0] = 1.0
+    return q * signs
+
+
+def random_well_conditioned(
+    rows: int, cols: int, max_condition: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``U diag(s) V^T`` with singular values log-uniform in ``[1, max_condition]``."""
+    if max_condition < 1:
+        raise CausalError(f"max_condition must be >= 1, got {max_condition}")
+    k = min(rows, cols)
+    u = random_orthogonal(rows, generator)[:, :k]
+    v = random_orthogonal(cols, generator)[:, :k]
+    log_kappa = math.log(max_condition)
+    log_s = torch.rand(k, generator=generator, dtype=u.dtype) * log_kappa
+    if k > 1:  # pin the extremes so the bound is attained, not only respected
+        log_s[0], log_s[-1] = 0.0, log_kappa
+    return (u * torch.exp(log_s)) @ v.T
+
+
+@dataclass
+class LinearMixing:
+    """``x = z @ matrix.T`` with ``matrix`` ``[obs_dim, dim]`` of full column rank."""
+
+    matrix: torch.Tensor
+    seed: int | None = None
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        return z @ self.matrix.T
+
+    def inverse(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ torch.linalg.pinv(self.matrix).T
+
+    @property
+    def condition_number(self) -> float:
+        return float(torch.linalg.cond(self.matrix))
+
+
+@dataclass
+class LeakyReluMLPMixing:
+    """An invertible MLP: square well-conditioned layers, leaky ReLU between them.
+
+    ``h_{k+1} = leaky_relu(h_k W_k^T + b_k)`` for all but the last layer, which is affine.
+    Each ``W_k`` has condition number at most the strategy's bound, so the Jacobian's
+    condition number is at most ``bound**layers / negative_slope**(layers - 1)``.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> mix = LeakyReluMLPMixing.random(2, 3, max_condition=3.0, generator=g)
+        >>> z = torch.randn(5, 2, generator=g, dtype=torch.float64)
+        >>> bool(torch.allclose(mix.inverse(mix(z)), z))
+        True
+    """
+
+    weights: list[torch.Tensor]
+    biases: list[torch.Tensor]
+    negative_slope: float = 0.2
+    seed: int | None = None
+
+    @classmethod
+    def random(cls, dim: int, layers: int, *, max_condition: float = 3.0,
+               negative_slope: float = 0.2, generator: torch.Generator | None = None,
+               seed: int | None = None) -> LeakyReluMLPMixing:
+        if layers < 1:
+            raise CausalError(f"layers must be >= 1, got {layers}")
+        weights, biases = [], []
+        for _ in range(layers):
+            weights.append(random_well_conditioned(dim, dim, max_condition, generator))
+            biases.append(0.5 * torch.randn(dim, generator=generator, dtype=weights[0].dtype))
+        return cls(weights, biases, negative_slope, seed)
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        h = z
+        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = h @ w.T + b
+            if k < len(self.weights) - 1:
+                h = F.leaky_relu(h, self.negative_slope)
+        return h
+
+    def inverse(self, x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for k in reversed(range(len(self.weights))):
+            if k < len(self.weights) - 1:
+                h = torch.where(h >= 0, h, h / self.negative_slope)
+            h = torch.linalg.solve(self.weights[k], (h - self.biases[k]).T).T
+        return h
+
+
+@dataclass
+class SegmentLatentModel:
+    """iVAE ground truth: ``z | u ~ N(means[u], diag(variances[u]))``, ``x = mixing(z)``.
+
+    Attributes:
+        means, variances: ``[n_segments, dim]`` per-segment latent parameters.
+        mixing: an invertible map latent -> observed.
+    """
+
+    means: torch.Tensor
+    variances: torch.Tensor
+    mixing: LinearMixing | LeakyReluMLPMixing
+    seed: int | None = None
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[1]
+
+    @property
+    def n_segments(self) -> int:
+        return self.means.shape[0]
+
+    def model(self, u: torch.Tensor) -> torch.Tensor:
+        """Pyro program for one unit of segment ``u``: latent sites ``z0..``, observed ``x``."""
+        u = torch.as_tensor(u)
+        zs = [
+            pyro.sample(f"z{i}", dist.Normal(self.means[u, i], self.variances[u, i].sqrt()))
+            for i in range(self.dim)
+        ]
+        return pyro.deterministic("x", self.mixing(torch.stack(zs, -1)), event_dim=1)
+
+    def sample(self, n_per_segment: int, seed: int = 0):
+        """``(x, z, u)``: ``n_per_segment`` rows per segment, segments in blocks."""
+        gen = torch.Generator().manual_seed(seed)
+        u = torch.arange(self.n_segments).repeat_interleave(n_per_segment)
+        eps = torch.randn(u.numel(), self.dim, generator=gen, dtype=self.means.dtype)
+        z = self.means[u] + self.variances[u].sqrt() * eps
+        return self.mixing(z), z, u
+
+
+@dataclass
+class InterventionalContexts:
+    """Linear latent SCM, linear mixing, one hard intervention per (listed) latent.
+
+    Context 0 is observational; context ``k >= 1`` replaces the equation of latent
+    ``targets[k - 1]`` by ``z ~ N(0, intervention_scales[k - 1]²)`` (no parents).
+
+    Attributes:
+        latent: the latent SCM (linear-Gaussian, zero intercepts, nodes ``"x0"..``).
+        mixing: ``[obs_dim, dim]`` matrix ``G``; ``x = G z``.
+        targets: the latent node intervened in each non-observational context.
+        intervention_scales: noise sd of the intervened latent in that context.
+    """
+
+    latent: RandomSCM
+    mixing: torch.Tensor
+    targets: list[str]
+    intervention_scales: list[float]
+    seed: int | None = None
+
+    @property
+    def n_contexts(self) -> int:
+        return 1 + len(self.targets)
+
+    def context_scm(self, context: int) -> RandomSCM:
+        """The latent SCM in ``context`` (a hard intervention cuts the target's parents)."""
+        if not 0 <= context < self.n_contexts:
+            raise CausalError(f"context must be in [0, {self.n_contexts}), got {context}")
+        if context == 0:
+            return self.latent
+        t = self.targets[context - 1]
+        graph = self.latent.graph
+        parents = {n: ([] if n == t else graph.parents(n)) for n in graph.nodes}
+        weights = {e: w for e, w in self.latent.weights.items() if e[1] != t}
+        scales = dict(self.latent.scales, **{t: self.intervention_scales[context - 1]})
+        return RandomSCM(CausalGraph(parents), weights, dict(self.latent.intercepts), scales,
+                         self.latent.noise, seed=self.latent.seed)
+
+    def model(self, context: int = 0) -> torch.Tensor:
+        """Pyro program for one unit in ``context``: latent sites, then ``x = G z``."""
+        values = self.context_scm(context).model()
+        z = torch.stack([values[n] for n in self.latent.graph.nodes], -1)
+        return pyro.deterministic("x", z @ self.mixing.T, event_dim=1)
+
+    def sample(self, n_per_context: int, seed: int = 0) -> tuple[list, list]:
+        """``(xs, zs)``: one ``[n, obs_dim]`` / ``[n, dim]`` block per context."""
+        xs, zs = [], []
+        for k in range(self.n_contexts):
+            z = self.context_scm(k).data_matrix(n_per_context, seed=seed * 1009 + k)
+            xs.append(z @ self.mixing.T)
+            zs.append(z)
+        return xs, zs
