@@ -10,7 +10,7 @@ Example:
     [('x', 'y')]
 """
 
-from . import errors, graph as _graph_pkg, handlers, noise, queries  # noqa: F401
+from . import errors, handlers, noise, queries  # noqa: F401
 from .errors import CausalError
 from .graph import CausalGraph, graph
 from .handlers import condition, do, twin_world

@@ -33,7 +33,8 @@ def random_model(n_nodes: int, seed: int, linear: bool = False):
     for j in range(1, n_nodes):
         k = min(j, 3)
         parents = torch.randperm(j, generator=g)[:k]
-        w[parents, j] = (torch.rand(k, generator=g) + 0.5) * torch.where(torch.rand(k, generator=g) < 0.5, -1, 1)
+        sign = torch.where(torch.rand(k, generator=g) < 0.5, -1, 1)
+        w[parents, j] = (torch.rand(k, generator=g) + 0.5) * sign
     w = w / torch.clamp(w.abs().sum(0, keepdim=True), min=1.0)  # keep variances bounded
     f = (lambda v: v) if linear else torch.tanh
     names = [f"x{i}" for i in range(n_nodes)]
@@ -98,16 +99,16 @@ def _partial(args):
     observed = names[-5:] if not args.quick else names[-3:]  # the last nodes observed, the rest latent
     target, action = names[-1], {names[1]: 1.0}  # intervene on a latent node upstream
     rows = []
-    for method, kw in (("importance", dict(num_particles=20000 if args.quick else 200000)), ("svi", dict(svi_steps=1500))):
+    particles = 20000 if args.quick else 200000
+    for method, kw in (("importance", dict(num_particles=particles)), ("svi", dict(svi_steps=1500))):
         start = time.perf_counter()
-        cf = cp.counterfactual(model, evidence={k: ev_full[k] for k in observed}, do=action, num_samples=10000,
-                               seed=0, abduction=method, **kw)
+        evidence = {k: ev_full[k] for k in observed}
+        cf = cp.counterfactual(model, evidence=evidence, do=action, num_samples=10000, seed=0, abduction=method, **kw)
         elapsed = time.perf_counter() - start
         errs = []
         for u in range(units):
-            mean, cov = linear_gaussian_counterfactual(
-                w.numpy(), {names.index(k): float(ev_full[k][u]) for k in observed}, {names.index(k): v for k, v in action.items()}
-            )
+            ev_u = {names.index(k): float(ev_full[k][u]) for k in observed}
+            mean, cov = linear_gaussian_counterfactual(w.numpy(), ev_u, {names.index(k): v for k, v in action.items()})
             i = names.index(target)
             sd = math.sqrt(max(cov[i, i], 1e-300))
             y = cf[target].sel(world="counterfactual").isel(unit=u).values
@@ -132,7 +133,8 @@ def main(argv=None):
         "ChiRho draws fresh noise for plain `Normal(f(pa), s)` sites downstream of an intervention,"
         " so its number is for a different (interventional) answer on the same model.\n\n"
         "## Partial evidence, linear-Gaussian SCM (last 5 nodes observed)\n\n"
-        + table(["abduction", "units", "seconds", "max |mean err| / post. sd", "max |sd err| / post. sd", "min sampled sd"], _partial(args))
+        + table(["abduction", "units", "seconds", "max |mean err| / post. sd", "max |sd err| / post. sd",
+                 "min sampled sd"], _partial(args))
         + "\n\nChiRho's recipe for this query (soft conditioning + SVI) was measured at about 100 s for 4 units "
         "with mean errors up to 0.4 posterior sd (DESIGN.md); it is not re-run here.\n"
     )

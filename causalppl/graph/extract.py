@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-import torch
-
 import pyro
 import pyro.poutine as poutine
+import torch
 from pyro.distributions.torch_distribution import MaskedDistribution
 from pyro.ops.provenance import ProvenanceTensor, detach_provenance, get_provenance
 from pyro.poutine.messenger import Messenger

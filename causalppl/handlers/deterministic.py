@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-
 import pyro.distributions as dist
+import torch
 from pyro.distributions.torch_distribution import ExpandedDistribution, MaskedDistribution
 from pyro.poutine.messenger import Messenger
 

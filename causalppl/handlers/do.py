@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-
-import torch
+from collections.abc import Mapping
 
 import pyro.distributions as dist
+import torch
 
 from ..errors import CausalError
 from ._factory import SiteCheckingMessenger, make_handler
@@ -41,7 +40,7 @@ class DoMessenger(SiteCheckingMessenger):
         >>> cp.do(model, {"z": 1.0})()
         Traceback (most recent call last):
         ...
-        causalppl.errors.UnknownSiteError: intervention 'z' is never sampled by the program; the sites that exist are: 'x', 'y'
+        causalppl.errors.UnknownSiteError: intervention 'z' is never sampled ...; the sites that exist are: 'x', 'y'
     """
 
     _role = "intervention"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import torch
-
 import pyro
+import torch
 from pyro.poutine.messenger import Messenger
 from pyro.poutine.util import site_is_subsample
 
@@ -123,7 +122,8 @@ class TwinWorldMessenger(Messenger):
             if nm.deterministic:
                 # No noise to recover: the evidence must be what the parents compute.
                 pushed, u = nm.push(None).expand(obs.shape), obs.new_zeros(())
-                if not torch.allclose(_factual(pushed, ev_dim).to(obs.dtype), _factual(obs, ev_dim), rtol=1e-6, atol=1e-8):
+                fact = _factual(pushed, ev_dim).to(obs.dtype)
+                if not torch.allclose(fact, _factual(obs, ev_dim), rtol=1e-6, atol=1e-8):
                     raise EvidenceError(
                         f"evidence for deterministic site {name!r} differs from the value its "
                         "mechanism computes from its parents"

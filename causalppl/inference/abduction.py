@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import torch
-
 import pyro
 import pyro.distributions as dist
 import pyro.poutine as poutine
+import torch
 from pyro.infer import SVI, Trace_ELBO
 from pyro.infer.autoguide import AutoMultivariateNormal
 from pyro.poutine.messenger import Messenger

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import pyro.distributions as dist
 import torch
 from torch.distributions import Distribution
-
-import pyro.distributions as dist
 
 from ..errors import EvidenceError, NonInvertibleError
 from .gumbel import gumbel_max, truncated_gumbel_posterior

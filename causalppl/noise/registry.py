@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import pyro.distributions as dist
 import torch
 import torch.distributions as tdist
-
-import pyro.distributions as dist
 from pyro.distributions.torch_distribution import ExpandedDistribution, MaskedDistribution
 
 from ..errors import UnsupportedDistributionError
@@ -33,8 +32,12 @@ def _standard(fn: tdist.Distribution) -> tdist.Distribution:
 
 
 # Families whose ``(loc, scale)`` parameters make them x = loc + scale * u.
-_LOC_SCALE = (tdist.Normal, tdist.Laplace, tdist.Cauchy, tdist.Gumbel, tdist.StudentT, dist.Logistic, dist.SoftLaplace)
-_PYRO_TWIN = {tdist.Normal: dist.Normal, tdist.Laplace: dist.Laplace, tdist.Cauchy: dist.Cauchy, tdist.Gumbel: dist.Gumbel}
+_LOC_SCALE = (
+    tdist.Normal, tdist.Laplace, tdist.Cauchy, tdist.Gumbel, tdist.StudentT, dist.Logistic, dist.SoftLaplace
+)
+_PYRO_TWIN = {
+    tdist.Normal: dist.Normal, tdist.Laplace: dist.Laplace, tdist.Cauchy: dist.Cauchy, tdist.Gumbel: dist.Gumbel
+}
 
 
 def noise_model(fn: tdist.Distribution, site: str = "?") -> NoiseModel:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
-import torch
-
-from pyro.distributions.torch_distribution import MaskedDistribution
-
 import pyro.distributions as dist
+import torch
+from pyro.distributions.torch_distribution import MaskedDistribution
 
 from ..errors import EvidenceError, UnknownSiteError
 from ..graph.extract import exogenous_sites, sample_sites, trace_sites

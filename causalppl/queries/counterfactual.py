@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import torch
-import xarray as xr
-
 import pyro
 import pyro.poutine as poutine
+import torch
+import xarray as xr
 
 from ..errors import CausalError, EvidenceError, NonInvertibleError
 from ..handlers.condition import condition as condition_handler

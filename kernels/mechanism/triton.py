@@ -308,7 +308,7 @@ def _pad(n: int) -> int:
 
 def _block_rows(kind: str) -> int:
     if INTERPRETED:
-        return 32  # few programs: the interpreter pays per program, not per element
+        return 64  # few programs: the interpreter pays per program and per op, not per element
     return {"forward": 64, "backward": 64, "sample": 64}[kind]
 
 

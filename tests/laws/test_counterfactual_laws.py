@@ -53,7 +53,8 @@ def test_composition_intervening_at_the_factual_value_changes_nothing(scm, data,
     targets = list(data.draw(st.interventions(scm)))
     cf = _cf(scm, {k: v[0] for k, v in ev.items()}, {t: float(ev[t][0]) for t in targets})
     for n in scm.graph.nodes:
-        np.testing.assert_allclose(cf[n].sel(world="counterfactual"), cf[n].sel(world="factual"), rtol=1e-10, atol=1e-10)
+        cfw, fw = cf[n].sel(world="counterfactual"), cf[n].sel(world="factual")
+        np.testing.assert_allclose(cfw, fw, rtol=1e-10, atol=1e-10)
 
 
 @given(scm=scms, data=hst.data(), seed=hst.integers(0, 10_000))
