@@ -8,6 +8,8 @@ into ``generated/tutorials`` (git-ignored) at the start of each build and read a
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import shutil
 import sys
@@ -84,9 +86,16 @@ def _public_names(module) -> list[str]:
     return sorted(names, key=lambda n: (not n[:1].isupper(), n.lower()))
 
 
-def _api_page(modname: str) -> str:
-    import importlib
+def _has_identity(obj) -> bool:
+    """Classes, functions and modules are documented once; plain values (constants) are not
+    compared by identity (interned strings and small ints would collide)."""
+    return inspect.isclass(obj) or inspect.isroutine(obj) or inspect.ismodule(obj)
 
+
+def _api_page(modname: str, documented: dict[int, str]) -> str:
+    """One subpackage's page. An object already documented under another name (most often a
+    top-level ``cp.*`` re-export) is linked, not documented twice: two descriptions of one
+    class make Sphinx's cross-references ambiguous."""
     module = importlib.import_module(modname)
     parent, _, leaf = modname.rpartition(".")
     # ``causalppl.graph`` is also the function ``cp.graph``: index the function, not the module.
@@ -94,14 +103,31 @@ def _api_page(modname: str) -> str:
     lines = [modname, "=" * len(modname), "", f".. automodule:: {modname}", "   :no-members:"]
     if shadowed:
         lines.append("   :no-index:")
-    lines += ["", f".. currentmodule:: {modname}", "", ".. autosummary::", "   :toctree: ..", ""]
-    lines += [f"   {name}" for name in _public_names(module)]
+    own, elsewhere = [], []
+    for name in _public_names(module):
+        obj = getattr(module, name)
+        if _has_identity(obj) and id(obj) in documented:
+            elsewhere.append(f"``{name}`` (:py:obj:`{documented[id(obj)]}`)")
+            continue
+        if _has_identity(obj):
+            documented[id(obj)] = f"{modname}.{name}"
+        own.append(name)
+    if own:
+        lines += ["", f".. currentmodule:: {modname}", "", ".. autosummary::", "   :toctree: ..", ""]
+        lines += [f"   {name}" for name in own]
+    if elsewhere:
+        lines += ["", "Also exported here, documented under another name: " + ", ".join(elsewhere) + "."]
     return "\n".join(lines) + "\n"
 
 
 def _write_api_pages() -> None:
     API_OUT.mkdir(parents=True, exist_ok=True)
-    pages = {f"{m}.rst": _api_page(m) for m in _subpackages()}
+    documented = {
+        id(obj): f"causalppl.{name}"
+        for name in causalppl.__all__
+        if _has_identity(obj := getattr(causalppl, name))
+    }
+    pages = {f"{m}.rst": _api_page(m, documented) for m in _subpackages()}
     for stale in API_OUT.glob("*.rst"):
         if stale.name not in pages:
             stale.unlink()
@@ -141,6 +167,20 @@ nb_execution_show_tb = True
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
+
+
+
+def _drop_inherited_type_docs(app, what, name, obj, options, lines):
+    """A constant (a dict, a tuple) has no docstring of its own; autodoc would show its
+    type's (``dict()`` -> new empty dictionary ...). Show none instead."""
+    own = getattr(obj, "__doc__", None)
+    if what in ("data", "attribute") and own is not None and own == getattr(type(obj), "__doc__", None):
+        lines.clear()
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _drop_inherited_type_docs)
+
 
 # -- output ----------------------------------------------------------------------------------
 html_theme = "alabaster"

@@ -141,7 +141,11 @@ def triton_module(path: str, interpret: bool) -> ModuleType:
         spec = importlib.util.spec_from_file_location(name, _HERE / path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
     finally:
         if saved is None:
             os.environ.pop("TRITON_INTERPRET", None)

@@ -60,7 +60,8 @@ def check_layers(weights: object, biases: object, first_in: int, lead: tuple[int
         raise CausalError("weights must be a non-empty list of tensors")
     if not isinstance(biases, (list, tuple)) or len(biases) != len(weights):
         got = len(biases) if isinstance(biases, (list, tuple)) else type(biases).__name__
-        raise CausalError(f"biases must be a list with one tensor per layer ({len(weights)}), got {got}")
+        raise CausalError(
+            f"biases must be a list with one tensor per layer ({len(weights)}), got {got}")
     widths = [first_in]
     for i, (w, b) in enumerate(zip(weights, biases)):
         check_float(w, f"weights[{i}]", ndim=len(lead) + 2, shape=(*lead, widths[-1], None))

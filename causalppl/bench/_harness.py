@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["measure", "machine", "write_results", "parser", "table"]
+__all__ = ["measure", "measure_side_by_side", "machine", "write_results", "parser", "table"]
 
 
 def measure(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1, min_time: float = 0.0) -> float:
@@ -37,6 +37,24 @@ def measure(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1, min_t
                 break
         times.append(elapsed / n)
     return statistics.median(times)
+
+
+def measure_side_by_side(fns: dict[str, Callable[[], object]], *, repeat: int = 7, warmup: int = 1) -> dict[str, float]:
+    """Median seconds of each function, timed round-robin so that load on a shared machine
+    hits every contender alike (the ratios are what the results files report)."""
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            sync()
+            start = time.perf_counter()
+            fn()
+            sync()
+            times[name].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def machine() -> str:

@@ -21,7 +21,7 @@ import torch
 import causalppl as cp
 from causalppl.testing.analytic import linear_gaussian_counterfactual
 
-from ._harness import measure, parser, table, write_results
+from ._harness import measure_side_by_side, parser, table, write_results
 
 __all__ = ["main", "random_model"]
 
@@ -67,27 +67,29 @@ def _throughput(args):
     def ours():
         cp.counterfactual(model, evidence=evidence, do=actions, num_samples=1, seed=0)
 
-    rows = []
-    t_fwd = measure(forward, repeat=7)
-    t_cf = measure(ours, repeat=7)
-    rows.append(["plain Pyro forward sampling", units / t_fwd, 1.0])
-    rows.append(["cp.counterfactual (exact, full evidence)", units / t_cf, t_fwd / t_cf])
+    contenders = {"plain Pyro forward sampling": forward, "cp.counterfactual (exact, full evidence)": ours}
     try:
         from chirho.counterfactual.handlers import MultiWorldCounterfactual, TwinWorldCounterfactual
         from chirho.interventional.handlers import do
         from chirho.observational.handlers import condition
-    except ImportError:
-        rows.append(["ChiRho", "not installed in this environment", "-"])
-        return rows, units, n_nodes
-    data = dict(evidence)
-    for name, handler in (("TwinWorld", TwinWorldCounterfactual), ("MultiWorld", MultiWorldCounterfactual)):
-        def chirho(handler=handler):
-            with handler(), do(actions={k: torch.tensor(v) for k, v in actions.items()}), condition(data=data):
-                with pyro.plate("unit", units, dim=-1):
-                    model()
 
-        t = measure(chirho, repeat=7)
-        rows.append([f"ChiRho {name}Counterfactual", units / t, t_fwd / t])
+        def chirho(handler):
+            def run():
+                with handler(), do(actions={k: torch.tensor(v) for k, v in actions.items()}), condition(data=evidence):
+                    with pyro.plate("unit", units, dim=-1):
+                        model()
+
+            return run
+
+        contenders["ChiRho TwinWorldCounterfactual"] = chirho(TwinWorldCounterfactual)
+        contenders["ChiRho MultiWorldCounterfactual"] = chirho(MultiWorldCounterfactual)
+    except ImportError:
+        pass
+    times = measure_side_by_side(contenders, repeat=3 if args.quick else 15)
+    t_fwd = times["plain Pyro forward sampling"]
+    rows = [[name, units / t, t_fwd / t] for name, t in times.items()]
+    if len(times) == 2:
+        rows.append(["ChiRho", "not installed in this environment", "-"])
     return rows, units, n_nodes
 
 

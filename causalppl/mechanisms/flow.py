@@ -7,11 +7,10 @@ bijections whose parameters are MLPs of the parents, so
 
 from __future__ import annotations
 
-import torch
-from torch.distributions.transforms import AffineTransform, IndependentTransform
-
 import pyro.distributions as dist
+import torch
 from pyro.distributions.transforms import LowerCholeskyAffine
+from torch.distributions.transforms import AffineTransform, IndependentTransform
 
 from .base import Mechanism
 from .heads import FLOW, LOCATION_SCALE, scale_transform

@@ -14,7 +14,8 @@ Column layout per scalar element:
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+
+from causalppl.kernels.mechanism.reference import scale_transform
 
 from .spline import spline_param_count
 
@@ -33,22 +34,19 @@ __all__ = [
 ADDITIVE, LOCATION_SCALE, FLOW, CATEGORICAL = "additive", "location_scale", "flow", "categorical"
 CONTINUOUS_KINDS = (ADDITIVE, LOCATION_SCALE, FLOW)
 KINDS = CONTINUOUS_KINDS + (CATEGORICAL,)
-MIN_SCALE = 1e-3
-
-
-def scale_transform(raw: torch.Tensor) -> torch.Tensor:
-    """Positive noise scale from a raw network output (location-scale and flow heads).
-
-    Example:
-        >>> round(float(scale_transform(torch.tensor(0.0))), 4)
-        0.6941
-    """
-    return F.softplus(raw) + MIN_SCALE
 
 
 def additive_scale(raw_scale: torch.Tensor) -> torch.Tensor:
-    """Positive per-node noise scale of an additive mechanism from its raw parameter."""
-    return F.softplus(raw_scale) + MIN_SCALE
+    """Positive per-node noise scale of an additive mechanism from its raw parameter.
+
+    The same map as :func:`scale_transform` (``softplus(raw) + 1e-4``, shared with the
+    kernels) applied to a free parameter instead of a network output.
+
+    Example:
+        >>> round(float(additive_scale(torch.tensor(0.5413))), 3)
+        1.0
+    """
+    return scale_transform(raw_scale)
 
 
 def head_width(kind: str, bins: int = 8, categories: int = 0) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -10,7 +11,25 @@ import torch
 from ..errors import CausalError
 from .spec import NodeSpec
 
-__all__ = ["as_columns", "as_tensors"]
+__all__ = ["ColumnSpec", "as_columns", "as_tensors", "column_specs"]
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """What one column must hold per row: its shape, and whether (and how) it is discrete.
+
+    ``categories``: ``None`` for a continuous column, ``K`` for categories ``0..K-1``,
+    ``0`` for integer values of unknown range.
+    """
+
+    shape: tuple[int, ...] = ()
+    categories: int | None = None
+
+
+def column_specs(specs: Mapping[str, NodeSpec]) -> dict[str, ColumnSpec]:
+    """Column specs of NeuralSCM nodes."""
+    return {n: ColumnSpec(() if s.dim is None else (s.dim,), None if s.continuous else s.categories)
+            for n, s in specs.items()}
 
 
 def as_columns(data) -> dict[str, object]:
@@ -52,33 +71,32 @@ def _tensor(name: str, value) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr))
 
 
-def _check_column(name: str, t: torch.Tensor, spec: NodeSpec, dtype: torch.dtype) -> torch.Tensor:
+def _check_column(name: str, t: torch.Tensor, spec: ColumnSpec, dtype: torch.dtype) -> torch.Tensor:
     if t.dtype == torch.bool:
         t = t.to(dtype)
     if t.is_complex() or not (t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32,
                                                                    torch.int64, torch.uint8)):
         raise CausalError(f"column {name!r} has dtype {t.dtype}; expected real numbers")
-    want = "(n,)" if spec.dim is None else f"(n, {spec.dim})"
-    ok = t.dim() == 1 if spec.dim is None else (t.dim() == 2 and t.shape[1] == spec.dim)
-    if not ok:
+    if t.dim() != 1 + len(spec.shape) or tuple(t.shape[1:]) != spec.shape:
+        want = "(n" + "".join(f", {d}" for d in spec.shape) + ("," if not spec.shape else "") + ")"
         raise CausalError(f"column {name!r} has shape {tuple(t.shape)}; node {name!r} expects {want}")
     if t.is_floating_point() and not torch.isfinite(t).all():
         bad = int((~torch.isfinite(t)).reshape(t.shape[0], -1).any(-1).sum())
         raise CausalError(f"column {name!r} has NaN or inf in {bad} row(s)")
-    if spec.continuous:
+    if spec.categories is None:
         return t.to(dtype)
     k = spec.categories
     if t.is_floating_point() and not torch.equal(t, t.round()):
-        raise CausalError(f"column {name!r} is categorical; its values must be integers 0..{k - 1}")
+        raise CausalError(f"column {name!r} is discrete; its values must be integers")
     t = t.long()
-    if t.numel() and (t.min() < 0 or t.max() >= k):
+    if k and t.numel() and (t.min() < 0 or t.max() >= k):
         raise CausalError(f"column {name!r} is categorical with {k} categories; found values outside 0..{k - 1}")
     return t
 
 
 def as_tensors(
     data,
-    specs: Mapping[str, NodeSpec],
+    specs: Mapping[str, NodeSpec | ColumnSpec],
     *,
     latent: Iterable[str] = (),
     ignore_extra: bool = False,
@@ -102,6 +120,7 @@ def as_tensors(
         causalppl.errors.CausalError: column 'x' has NaN or inf in 1 row(s)
     """
     dtype = dtype or torch.get_default_dtype()
+    specs = {n: column_specs({n: s})[n] if isinstance(s, NodeSpec) else s for n, s in specs.items()}
     columns = as_columns(data)
     latent = set(latent)
     bad_latent = latent - set(specs)

@@ -153,7 +153,7 @@ def log_prob_encoded(scm, X: torch.Tensor, values: Mapping[str, torch.Tensor]) -
     total = X.new_zeros(X.shape[0])
     if lay.bank_nodes:
         g = _group(scm, tuple(lay.bank_nodes))
-        routed = kernel_route.log_prob(scm, X) if lay.kernel_ready else None
+        routed = kernel_route.log_prob(scm, X)
         if routed is not None:
             total = routed
         else:
@@ -171,7 +171,11 @@ def abduct(scm, values: Mapping[str, torch.Tensor], seed: int | None = None) -> 
     if lay.bank_nodes:
         X = encode_all(scm, values)
         g = _group(scm, tuple(lay.bank_nodes))
-        u, _ = _abduct_bank(scm, g, _raw(scm, g, X), _bank_values(scm, X, g))
+        u = kernel_route.abduct(scm, X)
+        if u is not None:
+            u = u.T
+        else:
+            u, _ = _abduct_bank(scm, g, _raw(scm, g, X), _bank_values(scm, X, g))
         out.update(zip(g.nodes, u.unbind(0)))
     with seeded(seed):
         for node in lay.other_nodes:
@@ -248,7 +252,7 @@ def sample(scm, n: int, *, do: Mapping, noise: Mapping, seed: int | None = None)
         raise CausalError(f"num_samples must be a positive int, got {n!r}")
     _check_names(scm, do, "intervention")
     _check_names(scm, noise, "noise")
-    routed = kernel_route.sample(scm, n, do, noise, seed) if scm.layout.kernel_ready else None
+    routed = kernel_route.sample(scm, n, do, noise, seed)
     if routed is not None:
         return routed
     X = scm.feature_loc.new_zeros(n, scm.layout.num_features)
@@ -260,13 +264,19 @@ def sample(scm, n: int, *, do: Mapping, noise: Mapping, seed: int | None = None)
 def counterfactual(scm, values, do: Mapping, *, noise: Mapping | None = None, seed: int | None = None):
     _check_names(scm, do, "intervention")
     n = next(iter(values.values())).shape[0]
-    with seeded(seed):
-        u = dict(noise) if noise is not None else abduct(scm, values)
-    missing = set(scm.nodes) - set(u)
-    if missing:
-        raise CausalError(f"noise is missing node(s) {sorted(missing)}")
     affected = set(do)
     for t in do:
         affected |= scm.graph.descendants(t)
-    _, out = _run(scm, encode_all(scm, values), dict(values), n, affected, u, do)
+    X = encode_all(scm, values)
+    if noise is None:
+        routed = kernel_route.counterfactual(scm, X, values, do, affected)
+        if routed is not None:
+            return routed
+        with seeded(seed):
+            noise = abduct(scm, values)
+    _check_names(scm, noise, "noise")
+    missing = affected - set(noise) - set(do)
+    if missing:
+        raise CausalError(f"noise is missing node(s) {sorted(missing)}")
+    _, out = _run(scm, X, dict(values), n, affected, noise, do)
     return {v: out[v] for v in scm.nodes}

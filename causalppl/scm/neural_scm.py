@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import pyro
 import torch
 import torch.nn.functional as F
-
-import pyro
 from pyro.nn import PyroModule
 
 from ..errors import CausalError
@@ -138,10 +137,13 @@ class NeuralSCM(PyroModule):
     # -- standardisation -----------------------------------------------------------------------
     @torch.no_grad()
     def set_standardization(self, values: Mapping[str, torch.Tensor]) -> None:
-        """Per-feature mean and sd of continuous nodes from data ``{node: [n, ...]}``."""
+        """Per-feature mean and sd of continuous nodes from data ``{node: [n, ...]}``.
+
+        Nodes missing from ``values`` (latent ones) keep mean 0 and sd 1.
+        """
         loc, scale = torch.zeros_like(self.feature_loc), torch.ones_like(self.feature_scale)
         for node in self.nodes:
-            if not self.specs[node].continuous:
+            if not self.specs[node].continuous or node not in values:
                 continue
             v = values[node].to(loc.dtype).reshape(values[node].shape[0], -1)
             cols = self.layout.columns[node]

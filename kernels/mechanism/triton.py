@@ -81,7 +81,8 @@ def _mlp(xp, j, wa, ba, wb, bb, wl, bl, P, HA, HB, KL, O,
          PREC: tl.constexpr):
     """Node ``j``'s MLP on a row block: pre-activations, activations, ``loc`` and raw scale."""
     if NUM_HIDDEN >= 1:
-        za = _mm(xp, _matrix(wa, j, P, HA, P_PAD, HA_PAD), PREC) + _vector(ba, j, HA, HA_PAD)[None, :]
+        wa_j = _matrix(wa, j, P, HA, P_PAD, HA_PAD)
+        za = _mm(xp, wa_j, PREC) + _vector(ba, j, HA, HA_PAD)[None, :]
         ha = _act(za, ACT)
         if NUM_HIDDEN == 2:
             wbj = _matrix(wb, j, HA, HB, HA_PAD, HB_PAD)
@@ -98,9 +99,11 @@ def _mlp(xp, j, wa, ba, wb, bb, wl, bl, P, HA, HB, KL, O,
         zb = xp
         hb = xp
         hl = xp
-    loc = tl.sum(hl * _column(wl, j, KL, O, 0, KL_PAD)[None, :], axis=1) + tl.load(bl + j * O)
+    w_loc = _column(wl, j, KL, O, 0, KL_PAD)
+    loc = tl.sum(hl * w_loc[None, :], axis=1) + tl.load(bl + j * O)
     if LOC_SCALE:
-        raw = tl.sum(hl * _column(wl, j, KL, O, 1, KL_PAD)[None, :], axis=1) + tl.load(bl + j * O + 1)
+        w_raw = _column(wl, j, KL, O, 1, KL_PAD)
+        raw = tl.sum(hl * w_raw[None, :], axis=1) + tl.load(bl + j * O + 1)
     else:
         raw = loc
     return za, ha, zb, hb, hl, loc, raw
@@ -224,7 +227,8 @@ def _backward_kernel(x, pidx, pmask, wa, ba, wb, bb, wl, bl, scale,
             dxp_rows = dha
         if NEED_DX:
             ok = row_ok[:, None] & (p < P)[None, :]
-            tl.store(dxp + (rows[:, None] * N + j) * P + p[None, :], dxp_rows * pm[None, :], mask=ok)
+            dxp_offs = (rows[:, None] * N + j) * P + p[None, :]
+            tl.store(dxp + dxp_offs, dxp_rows * pm[None, :], mask=ok)
     # this split's partial sums: [S, N, ...] buffers, summed by the launcher
     ha_i = tl.arange(0, HA_PAD)
     hb_i = tl.arange(0, HB_PAD)

@@ -1,0 +1,207 @@
+"""``fit``: learn a causal model's mechanisms from data.
+
+Fully observed :class:`~causalppl.scm.NeuralSCM`: maximum likelihood through the
+stacked fast path. Latent nodes, or any other Pyro program (e.g. one whose mechanisms
+are ``PyroModule``\\ s): stochastic variational inference, ``Trace_ELBO`` with an
+``AutoNormal`` guide over the unobserved sites. Either way: minibatches, Adam with a
+cosine learning-rate schedule, gradient clipping, early stopping on a held-out split
+(restoring the best parameters), NaN detection, a progress bar on a terminal.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+import xarray as xr
+
+from ..errors import CausalError
+from ..queries._program import seeded
+from ._fit_objectives import mle_objective, svi_objective
+
+__all__ = ["fit"]
+
+
+def fit(
+    model,
+    data,
+    *,
+    steps: int = 2000,
+    lr: float = 1e-2,
+    batch_size: int = 1024,
+    seed: int | None = 0,
+    latent: Iterable[str] = (),
+    holdout: float = 0.1,
+    eval_every: int | None = None,
+    patience: int = 10,
+    clip_norm: float | None = 10.0,
+    schedule: str = "cosine",
+    min_lr_ratio: float = 0.02,
+    weight_decay: float = 0.0,
+    ignore_extra: bool = False,
+    num_particles: int = 32,
+    progress: bool | None = None,
+) -> xr.Dataset:
+    """Fit ``model``'s parameters to ``data``; returns the training history.
+
+    Args:
+        model: a :class:`~causalppl.scm.NeuralSCM`, or a Pyro program describing one
+            unit whose parameters live in ``pyro.param`` / ``PyroModule``\\ s.
+        data: ``{site: tensor [n, ...]}``, a pandas DataFrame or an xarray Dataset
+            (rows along the first dim).
+        steps: optimisation steps (minibatches).
+        lr: Adam's initial learning rate.
+        batch_size: rows per step (all rows when larger).
+        seed: seeds the split, minibatches and any sampling (``None``: global RNG).
+        latent: nodes of a NeuralSCM missing from ``data`` on purpose (inferred by SVI).
+            Unobserved sites of a plain program are latent automatically.
+        holdout: fraction of rows held out for early stopping (0 disables it).
+        eval_every: steps between held-out evaluations (default ``steps // 50``).
+        patience: evaluations without improvement before stopping early.
+        clip_norm: gradient-norm clipping (``None``: off).
+        schedule: ``"cosine"`` (to ``min_lr_ratio * lr``) or ``"constant"``.
+        ignore_extra: drop data columns that are not sites instead of raising.
+        num_particles: prior particles per held-out row when estimating the held-out
+            log-likelihood with latent sites.
+        progress: show a progress bar (default: when stderr is a terminal).
+
+    Returns:
+        Dataset with dim ``"step"`` (one entry per evaluation): ``train_loss`` (mean
+        negative log-likelihood, or negative ELBO, per row since the last entry),
+        ``heldout_loss`` (negative log-likelihood per held-out row) and ``lr``; attrs
+        ``method`` (``"mle"``/``"svi"``), ``best_step``, ``stopped_early``, ``seconds``.
+
+    Raises:
+        CausalError: bad data (naming the column) or arguments, or a loss that became
+            NaN/inf (naming the step).
+
+    Example:
+        >>> import torch
+        >>> from causalppl.scm import NeuralSCM
+        >>> from causalppl.inference import fit
+        >>> torch.manual_seed(0)
+        <torch._C.Generator object at ...>
+        >>> x = torch.randn(500)
+        >>> data = {"x": x, "y": 2 * x + 0.1 * torch.randn(500)}
+        >>> scm = NeuralSCM({"x": [], "y": ["x"]}, hidden=())
+        >>> history = fit(scm, data, steps=300, lr=0.05, progress=False)
+        >>> history.heldout_loss.dims, bool(history.heldout_loss[-1] < history.heldout_loss[0])
+        (('step',), True)
+    """
+    _check_args(steps, lr, batch_size, holdout, patience, schedule, num_particles)
+    eval_every = eval_every or max(1, steps // 50)
+    with seeded(seed):
+        generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ()).item()))
+        from ..scm import NeuralSCM
+
+        if isinstance(model, NeuralSCM) and not list(latent):
+            objective = mle_objective(model, data, ignore_extra=ignore_extra)
+        else:
+            objective = svi_objective(model, data, latent=latent, ignore_extra=ignore_extra,
+                                      num_particles=num_particles)
+        try:
+            return _optimise(objective, steps=steps, lr=lr, batch_size=batch_size, holdout=holdout,
+                             eval_every=eval_every, patience=patience, clip_norm=clip_norm,
+                             schedule=schedule, min_lr_ratio=min_lr_ratio, weight_decay=weight_decay,
+                             progress=sys.stderr.isatty() if progress is None else progress,
+                             generator=generator)
+        finally:
+            objective.close()
+
+
+def _check_args(steps, lr, batch_size, holdout, patience, schedule, num_particles):
+    for name, v in (("steps", steps), ("batch_size", batch_size), ("patience", patience),
+                    ("num_particles", num_particles)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise CausalError(f"{name} must be a positive int, got {v!r}")
+    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        raise CausalError(f"lr must be a positive number, got {lr!r}")
+    if not (0 <= holdout < 1):
+        raise CausalError(f"holdout must be a fraction in [0, 1), got {holdout!r}")
+    if schedule not in ("cosine", "constant"):
+        raise CausalError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
+
+
+def _optimise(objective, *, steps, lr, batch_size, holdout, eval_every, patience, clip_norm, schedule,
+              min_lr_ratio, weight_decay, progress, generator):
+    n = objective.num_rows
+    perm = torch.randperm(n, generator=generator)
+    n_held = int(round(holdout * n)) if n >= 20 else 0
+    held, train = perm[:n_held], perm[n_held:]
+    objective.setup(train, held)
+    params = objective.parameters()
+    optim = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=steps, eta_min=lr * min_lr_ratio)
+             if schedule == "cosine" else None)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=steps, disable=not progress, desc="fit", leave=False)
+    record = {"step": [], "train_loss": [], "heldout_loss": [], "lr": []}
+    best, best_step, best_state, bad, running, count = math.inf, 0, None, 0, 0.0, 0
+    order, cursor = torch.randperm(len(train), generator=generator), 0
+    stopped, start = False, time.perf_counter()
+    try:
+        for step in range(1, steps + 1):
+            if len(train) <= batch_size:
+                rows = torch.arange(len(train))
+            else:
+                if cursor + batch_size > len(train):
+                    order, cursor = torch.randperm(len(train), generator=generator), 0
+                rows = order[cursor: cursor + batch_size]
+                cursor += batch_size
+            optim.zero_grad(set_to_none=True)
+            loss = objective.loss(rows)
+            if not torch.isfinite(loss):
+                raise CausalError(
+                    f"the training loss became {float(loss.detach())} at step {step}; lower lr (now "
+                    f"{optim.param_groups[0]['lr']:.3g}), standardise the data, or check the model"
+                )
+            loss.backward()
+            if clip_norm is not None:
+                norm = torch.nn.utils.clip_grad_norm_(params, clip_norm)
+                if not torch.isfinite(norm):
+                    raise CausalError(f"the gradient became NaN/inf at step {step}; lower lr or check the model")
+            optim.step()
+            running, count = running + float(loss.detach()), count + 1
+            if sched is not None:
+                sched.step()
+            if step % eval_every == 0 or step == steps:
+                held_loss = objective.heldout_loss() if n_held else math.nan
+                record["step"].append(step)
+                record["train_loss"].append(running / count)
+                record["heldout_loss"].append(held_loss)
+                record["lr"].append(optim.param_groups[0]["lr"])
+                running, count = 0.0, 0
+                bar.set_postfix(train=f"{record['train_loss'][-1]:.4g}", heldout=f"{held_loss:.4g}")
+                if n_held:
+                    if held_loss < best - 1e-4 * max(1.0, abs(best) if math.isfinite(best) else 1.0):
+                        best, best_step, bad = held_loss, step, 0
+                        best_state = [p.detach().clone() for p in params]
+                    else:
+                        bad += 1
+                        if bad >= patience:
+                            stopped = True
+                            break
+            bar.update(1)
+    finally:
+        bar.close()
+    if best_state is not None:
+        with torch.no_grad():
+            for p, b in zip(params, best_state):
+                p.copy_(b)
+    return xr.Dataset(
+        {k: ("step", np.asarray(v, dtype=float)) for k, v in record.items() if k != "step"},
+        coords={"step": np.asarray(record["step"], dtype=np.int64)},
+        attrs={
+            "method": objective.method,
+            "best_step": int(best_step if best_state is not None else record["step"][-1]),
+            "stopped_early": int(stopped),
+            "n_train": int(len(train)),
+            "n_heldout": int(n_held),
+            "seconds": time.perf_counter() - start,
+        },
+    )
