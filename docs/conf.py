@@ -169,7 +169,7 @@ myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
 
 
-
+# -- hooks ----------------------------------------------------------------------------------
 def _drop_inherited_type_docs(app, what, name, obj, options, lines):
     """A constant (a dict, a tuple) has no docstring of its own; autodoc would show its
     type's (``dict()`` -> new empty dictionary ...). Show none instead."""

@@ -81,7 +81,7 @@ class CausalGraph:
         return [(p, c) for c in self._nodes for p in self._parents[c]]
 
     def parents(self, node: str) -> list[str]:
-        """The parents of ``node``, in the order the program (or spec) uses them."""
+        """The parents of ``node``: for a traced program in sampling order, for a spec as given."""
         return list(self._parents[self._check(node)])
 
     def children(self, node: str) -> list[str]:

@@ -19,9 +19,9 @@ from scipy.stats import t as student_t
 
 from ..errors import CausalError
 from ..graph import CausalGraph
-from ..testing.random_models import noise_distribution
+from .noise_families import noise_distribution
 
-__all__ = ["LinearSEM", "as_data_matrix", "fit_linear_sem", "prune_order"]
+__all__ = ["LinearSEM", "as_data_matrix", "fit_linear_sem", "prune_order", "significant_parents"]
 
 
 def as_data_matrix(x, nodes: Sequence[str] | None = None) -> tuple[torch.Tensor, list[str]]:
@@ -142,20 +142,22 @@ def fit_linear_sem(x, graph, nodes: Sequence[str] | None = None, *, equal_varian
     return LinearSEM(graph, names, weights, intercepts, var.sqrt(), noise, list(graph.nodes))
 
 
-def prune_order(x: torch.Tensor, names: Sequence[str], order: Sequence[int], alpha: float) -> CausalGraph:
-    """The DAG compatible with ``order``: each node's parents are the predecessors whose
-    OLS coefficient (regressing on all predecessors) has a two-sided t-test p-value
-    below ``alpha``."""
+def significant_parents(x: torch.Tensor, j: int, preds: Sequence[int], alpha: float) -> list[int]:
+    """The columns among ``preds`` whose OLS coefficient (regressing column ``j`` on all of
+    ``preds``) has a two-sided t-test p-value below ``alpha``."""
     if not 0 < alpha < 1:
         raise CausalError(f"alpha must lie in (0, 1), got {alpha}")
-    parents: dict[str, list[str]] = {names[j]: [] for j in order}
-    n = x.shape[0]
-    for pos, j in enumerate(order):
-        preds = list(order[:pos])
-        if not preds:
-            continue
-        coef, _, _, se = _ols(x, j, preds)
-        tstat = (coef / se.clamp_min(1e-300)).abs().numpy()
-        pvals = 2.0 * student_t.sf(tstat, df=max(n - len(preds) - 1, 1))
-        parents[names[j]] = [names[p] for p, pv in zip(preds, pvals) if pv < alpha]
+    if not preds:
+        return []
+    coef, _, _, se = _ols(x, j, preds)
+    tstat = (coef / se.clamp_min(1e-300)).abs().numpy()
+    pvals = 2.0 * student_t.sf(tstat, df=max(x.shape[0] - len(preds) - 1, 1))
+    return [p for p, pv in zip(preds, pvals) if pv < alpha]
+
+
+def prune_order(x: torch.Tensor, names: Sequence[str], order: Sequence[int], alpha: float) -> CausalGraph:
+    """The DAG compatible with ``order`` (a permutation of the columns) whose edges are the
+    :func:`significant_parents` of each node among its predecessors."""
+    parents = {names[j]: [names[p] for p in significant_parents(x, j, list(order[:pos]), alpha)]
+               for pos, j in enumerate(order)}
     return CausalGraph({nm: parents[nm] for nm in names})

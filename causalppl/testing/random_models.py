@@ -12,17 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyro
-import pyro.distributions as dist
 import torch
 import torch.nn.functional as F
 
 from ..errors import CausalError, UnknownSiteError
 from ..graph import CausalGraph
+from ..identify.noise_families import NOISE_FAMILIES, noise_distribution, standard_noise
 
 __all__ = ["NOISE_FAMILIES", "NONLINEARITIES", "RandomSCM", "noise_distribution"]
-
-NOISE_FAMILIES = ("gaussian_equal", "gaussian", "laplace", "uniform", "student_t")
-STUDENT_T_DF = 5.0
 
 # Bounded-growth nonlinearities: chains of them stay O(1), so samples never overflow.
 NONLINEARITIES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -31,28 +28,6 @@ NONLINEARITIES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "softplus": lambda v: F.softplus(v) - math.log(2.0),
     "gauss": lambda v: torch.exp(-(v**2)),
 }
-
-
-def noise_distribution(family: str, loc, sd: float) -> dist.Distribution:
-    """The ``family`` distribution with location ``loc`` and standard deviation ``sd``.
-
-    Example:
-        >>> import torch
-        >>> d = noise_distribution("uniform", torch.tensor(1.0), 2.0)
-        >>> round(float(d.variance), 6)
-        4.0
-    """
-    loc = torch.as_tensor(loc, dtype=torch.get_default_dtype())
-    if family in ("gaussian", "gaussian_equal"):
-        return dist.Normal(loc, sd)
-    if family == "laplace":
-        return dist.Laplace(loc, sd / math.sqrt(2.0))
-    if family == "uniform":
-        half = math.sqrt(3.0) * sd
-        return dist.Uniform(loc - half, loc + half)
-    if family == "student_t":
-        return dist.StudentT(STUDENT_T_DF, loc, sd * math.sqrt((STUDENT_T_DF - 2.0) / STUDENT_T_DF))
-    raise CausalError(f"noise must be one of {NOISE_FAMILIES}, got {family!r}")
 
 
 @dataclass
@@ -172,28 +147,10 @@ class RandomSCM:
         dtype = torch.get_default_dtype()
         for node in self.graph.nodes:
             loc = self.mechanism(node, values) * torch.ones(num_samples, dtype=dtype)
-            values[node] = loc + self.scales[node] * _standard_noise(self.noise, num_samples, gen)
+            values[node] = loc + self.scales[node] * standard_noise(self.noise, num_samples, gen)
         return values
 
     def data_matrix(self, num_samples: int, seed: int = 0) -> torch.Tensor:
         """Samples stacked as ``[num_samples, d]`` in ``graph.nodes`` order."""
         values = self.sample(num_samples, seed)
         return torch.stack([values[n] for n in self.graph.nodes], -1)
-
-
-def _standard_noise(family: str, n: int, gen: torch.Generator) -> torch.Tensor:
-    """``n`` draws of the family's zero-mean, unit-variance noise."""
-    dtype = torch.get_default_dtype()
-    if family in ("gaussian", "gaussian_equal"):
-        return torch.randn(n, generator=gen, dtype=dtype)
-    u = torch.rand(n, generator=gen, dtype=dtype)
-    if family == "uniform":
-        return math.sqrt(3.0) * (2.0 * u - 1.0)
-    if family == "laplace":  # inverse CDF; u in (0, 1)
-        u = u.clamp(1e-300, 1 - 1e-16) - 0.5
-        return -torch.sign(u) * torch.log1p(-2.0 * u.abs()) / math.sqrt(2.0)
-    if family == "student_t":
-        g = torch.randn(n, generator=gen, dtype=dtype)
-        chi2 = (torch.randn(n, int(STUDENT_T_DF), generator=gen, dtype=dtype) ** 2).sum(-1)
-        return g / torch.sqrt(chi2 / STUDENT_T_DF) * math.sqrt((STUDENT_T_DF - 2.0) / STUDENT_T_DF)
-    raise CausalError(f"noise must be one of {NOISE_FAMILIES}, got {family!r}")

@@ -79,8 +79,8 @@ def dags(draw, min_nodes: int = 2, max_nodes: int = 6, max_indegree: int = 3) ->
     """Random DAGs over ``"x0", "x1", ...``; shrinks towards few nodes and no edges.
 
     The topological order is a drawn permutation, so edges may point from ``x3`` to ``x1``
-    (tests must not assume names are sorted); each node draws at most ``max_indegree``
-    parents among the nodes before it.
+    (tests must not assume names are sorted); each edge from an earlier node is a coin
+    flip, and a node keeps at most ``max_indegree`` of its drawn parents.
     """
     if not 1 <= min_nodes <= max_nodes:
         raise CausalError(f"need 1 <= min_nodes <= max_nodes, got {min_nodes}, {max_nodes}")
@@ -91,10 +91,10 @@ def dags(draw, min_nodes: int = 2, max_nodes: int = 6, max_indegree: int = 3) ->
     parents: dict[str, list[str]] = {}
     for pos, j in enumerate(order):
         earlier = [f"x{order[k]}" for k in range(pos)]
-        chosen = []
-        if earlier and max_indegree:
-            chosen = draw(hst.lists(hst.sampled_from(earlier), unique=True,
-                                    max_size=min(max_indegree, len(earlier))))
+        # One coin per candidate edge (each shrinks to "absent"): about half the allowed
+        # edges are present, where a drawn list of parents would mostly be empty.
+        flags = [draw(hst.booleans()) for _ in earlier] if max_indegree else []
+        chosen = [p for p, on in zip(earlier, flags) if on][:max_indegree]
         parents[f"x{j}"] = sorted(chosen, key=lambda s: int(s[1:]))
     graph = CausalGraph({f"x{i}": parents[f"x{i}"] for i in range(n)})
     _observe(graph)
