@@ -10,22 +10,29 @@ Example:
     [('x', 'y')]
 """
 
-from . import errors, handlers, noise, queries  # noqa: F401
+from . import errors, handlers, identify, metrics, noise, queries  # noqa: F401
 from .errors import CausalError
 from .graph import CausalGraph, graph
 from .handlers import condition, do, twin_world
+from .inference import fit
 from .queries import counterfactual, effect, sample
+from .scm import NeuralSCM, load
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CausalError",
     "CausalGraph",
+    "NeuralSCM",
     "condition",
     "counterfactual",
     "do",
     "effect",
+    "fit",
     "graph",
+    "identify",
+    "load",
+    "metrics",
     "sample",
     "twin_world",
 ]

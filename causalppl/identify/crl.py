@@ -145,10 +145,18 @@ def _cov(x: torch.Tensor) -> torch.Tensor:
     return xc.T @ xc / (x.shape[0] - 1)
 
 
-def _peel(covs: list[torch.Tensor]) -> tuple[torch.Tensor, list[int]]:
-    """Rows ``h`` (whitened coordinates, ``Θ_0 = I``) in peeling order, and that order."""
+def _peel(covs: list[torch.Tensor], sizes: list[int]) -> tuple[torch.Tensor, list[int]]:
+    """Rows ``h`` (whitened coordinates, ``Θ_0 = I``) in peeling order, and that order.
+
+    "Closest to rank one" is measured as a z-score: the second-largest eigenvalue (in
+    magnitude) ``λ₂`` of the projected difference, over its sampling sd under rank one,
+    ``√(2/n_k) v₂ᵀ Θ̂_k v₂ + √(2/n_0)`` (a precision estimate's quadratic form ``vᵀ Θ̂ v``
+    has sd ``≈ √(2/n) vᵀ Θ v``); a ratio ``|λ₂ / λ₁|`` would be fooled by one large
+    eigenvalue.
+    """
     d = covs[0].shape[0]
-    deltas = [torch.linalg.inv(c) - torch.eye(d, dtype=c.dtype) for c in covs[1:]]
+    thetas = [torch.linalg.inv(c) for c in covs]
+    deltas = [t - torch.eye(d, dtype=t.dtype) for t in thetas[1:]]
     rows: list[torch.Tensor] = []
     order: list[int] = []
     remaining = list(range(d))
@@ -162,7 +170,11 @@ def _peel(covs: list[torch.Tensor]) -> tuple[torch.Tensor, list[int]]:
         for k in remaining:
             evals, evecs = torch.linalg.eigh(perp @ deltas[k] @ perp)
             mags, idx = evals.abs().sort(descending=True)
-            score = float(mags[1] / mags[0]) if d > 1 else 0.0
+            score = 0.0
+            if d > 1:
+                v2 = evecs[:, idx[1]]
+                sd = (2.0 / sizes[k + 1]) ** 0.5 * float(v2 @ thetas[k + 1] @ v2) + (2.0 / sizes[0]) ** 0.5
+                score = float(mags[1]) / sd
             if best is None or score < best[0]:
                 best = (score, k, evecs[:, idx[0]])
         _, k, u = best
@@ -180,16 +192,21 @@ def _peel(covs: list[torch.Tensor]) -> tuple[torch.Tensor, list[int]]:
     return torch.stack(rows), order
 
 
-def fit_interventional_crl(xs: Sequence, *, alpha: float = 1e-3, refine: bool = True,
-                           steps: int = 300) -> CRLResult:
+def fit_interventional_crl(xs: Sequence, *, alpha: float = 1e-3, min_effect: float = 0.1,
+                           refine: bool = True, steps: int = 200) -> CRLResult:
     """Recover latents and latent DAG from one observational and ``d`` hard-intervention contexts.
 
     Args:
         xs: ``[x_0, x_1, ..., x_d]``, each ``[n_k, p]``; ``x_0`` observational, ``x_k``
             under a hard intervention on one latent (a different one per context; which
             one need not be known). The latent dimension is ``d = len(xs) - 1 <= p``.
-        alpha: level of the t-tests that keep latent edges.
-        refine: polish the moment estimate by maximum likelihood of the Pyro program.
+        alpha: level of the t-tests (OLS on the recovered latents) an edge must pass.
+        min_effect: an edge must also have a standardized weight
+            ``|A_ij| sd(z_i) / sd(z_j)`` of at least this (the t-test alone ignores the
+            estimation error of the latents, so it would keep tiny leaked dependencies).
+        refine: polish the moment estimate by maximum likelihood of the Pyro program
+            :func:`crl_marginal_model`, all edges of the causal order allowed, before the
+            graph is decided.
 
     Example:
         >>> from causalppl.metrics import mcc
@@ -224,48 +241,78 @@ def fit_interventional_crl(xs: Sequence, *, alpha: float = 1e-3, refine: bool = 
     evals0, evecs0 = torch.linalg.eigh(evecs.T @ _cov(xs[0]) @ evecs)
     projection = (evecs0 / evals0.sqrt()).T @ evecs.T  # [d, p]: whitened projected coordinates
     xw = [x @ projection.T for x in xs]
-    rows, order = _peel([_cov(x) for x in xw])
-    unmixing_w = torch.empty_like(rows)
-    unmixing_w[order] = rows  # latent k-1 <-> context k
-    for i in range(d):  # a deterministic sign: largest entry positive
-        unmixing_w[i] *= torch.sign(unmixing_w[i][unmixing_w[i].abs().argmax()])
+    rows, order = _peel([_cov(x) for x in xw], [x.shape[0] for x in xw])
+    unmixing = torch.empty_like(rows)
+    unmixing[order] = rows  # latent k-1 <-> context k
     names = [f"z{i}" for i in range(d)]
-    graph, params = _latent_sem(xw, unmixing_w, order, names, alpha)
-    ll = float(crl_log_likelihood(xw, params))
+    everything = {i: list(order[:pos]) for pos, i in enumerate(order)}
+    params = _latent_sem(xw, unmixing, everything)
     if refine:
-        params, ll = _refine(xw, params, ll, steps)
+        params = _refine(xw, params, steps)
+    params = _normalise(xw[0], params)
+    parents = _select_edges(xw, params.unmixing, order, alpha, min_effect)
+    params = _latent_sem(xw, params.unmixing, parents)
+    graph = CausalGraph({names[i]: [names[j] for j in parents[i]] for i in range(d)})
+    ll = float(crl_log_likelihood(xw, params))
     return CRLResult(params.unmixing @ projection, graph, params.weights, [names[k] for k in order],
                      params, projection, ll)
 
 
-def _latent_sem(xw, unmixing, order, names, alpha):
-    """Graph by pruned OLS along ``order``, pooling the contexts that keep each equation."""
+def _pooled_latents(xw, unmixing, i):
+    """Latents from every context that keeps latent ``i``'s equation, centred per context."""
+    return torch.cat([(x - x.mean(0)) @ unmixing.T for k, x in enumerate(xw) if k != i + 1])
+
+
+def _latent_sem(xw, unmixing, parents: dict[int, list[int]]) -> CRLParams:
+    """OLS weights and noise scales of each latent on the given parents (pooled contexts)."""
     d = unmixing.shape[0]
-    zs = [x @ unmixing.T for x in xw]
-    parents: dict[str, list[str]] = {}
     weights = torch.zeros(d, d, dtype=unmixing.dtype)
     scales = torch.empty(d, dtype=unmixing.dtype)
-    for pos, i in enumerate(order):
-        pooled = torch.cat([z - z.mean(0) for k, z in enumerate(zs) if k != i + 1])
-        pa = significant_parents(pooled, i, list(order[:pos]), alpha)
-        parents[names[i]] = [names[p] for p in pa]
+    for i in range(d):
+        z = _pooled_latents(xw, unmixing, i)
+        pa = parents[i]
+        resid = z[:, i]
         if pa:
-            coef = torch.linalg.lstsq(pooled[:, pa], pooled[:, i : i + 1]).solution[:, 0]
+            coef = torch.linalg.lstsq(z[:, pa], z[:, i : i + 1]).solution[:, 0]
             weights[pa, i] = coef
-            resid = pooled[:, i] - pooled[:, pa] @ coef
-        else:
-            resid = pooled[:, i]
+            resid = z[:, i] - z[:, pa] @ coef
         scales[i] = resid.std()
-    iscales = torch.stack([zs[k + 1][:, k].std() for k in range(d)])
-    graph = CausalGraph({n: parents[n] for n in names})
-    return graph, CRLParams(unmixing, weights, scales, list(range(d)), iscales)
+    iscales = torch.stack([(xw[k + 1] @ unmixing[k]).std() for k in range(d)])
+    return CRLParams(unmixing, weights, scales, list(range(d)), iscales)
 
 
-def _refine(xw, params: CRLParams, ll0: float, steps: int) -> tuple[CRLParams, float]:
-    """Maximise the Pyro program's log density over all parameters, the graph held fixed."""
+def _normalise(x0, params: CRLParams) -> CRLParams:
+    """Unit observational variance and a deterministic sign (largest entry positive) per latent."""
+    h = params.unmixing
+    scale = (x0 @ h.T).std(0)
+    sign = torch.sign(h.gather(1, h.abs().argmax(1, keepdim=True)))[:, 0]
+    f = sign / scale
+    return replace(params, unmixing=h * f[:, None], weights=params.weights / f[:, None] * f[None, :],
+                   scales=params.scales * f.abs(), intervention_scales=params.intervention_scales * f.abs())
+
+
+def _select_edges(xw, unmixing, order, alpha, min_effect) -> dict[int, list[int]]:
+    """Parents among predecessors: significant (t-test) and with a standardized weight >= min_effect."""
+    parents = {}
+    for pos, i in enumerate(order):
+        z = _pooled_latents(xw, unmixing, i)
+        preds = list(order[:pos])
+        kept = significant_parents(z, i, preds, alpha)
+        if kept:
+            coef = torch.linalg.lstsq(z[:, preds], z[:, i : i + 1]).solution[:, 0]
+            sd = z.std(0)
+            effect = {j: float(c.abs() * sd[j] / sd[i]) for j, c in zip(preds, coef)}
+            kept = [j for j in kept if effect[j] >= min_effect]
+        parents[i] = kept
+    return parents
+
+
+def _refine(xw, params: CRLParams, steps: int) -> CRLParams:
+    """Maximise the Pyro program's log density over all parameters, the support of A held fixed."""
     d = params.weights.shape[0]
     mask = (params.weights != 0).to(params.weights.dtype)
     n_total = sum(x.shape[0] for x in xw)
+    ll0 = float(crl_log_likelihood(xw, params))
     init = [params.unmixing.reshape(-1), params.weights.reshape(-1),
             params.scales.log(), params.intervention_scales.log()]
     flat = torch.cat(init).clone().requires_grad_(True)
@@ -275,7 +322,7 @@ def _refine(xw, params: CRLParams, ll0: float, steps: int) -> tuple[CRLParams, f
         return replace(params, unmixing=h.view(d, d), weights=a.view(d, d) * mask, scales=s.exp(),
                        intervention_scales=t.exp())
 
-    opt = torch.optim.LBFGS([flat], max_iter=steps, tolerance_grad=1e-10, tolerance_change=1e-13,
+    opt = torch.optim.LBFGS([flat], max_iter=steps, tolerance_grad=1e-9, tolerance_change=1e-12,
                             line_search_fn="strong_wolfe")
 
     def closure():
@@ -286,5 +333,4 @@ def _refine(xw, params: CRLParams, ll0: float, steps: int) -> tuple[CRLParams, f
 
     opt.step(closure)
     refined = unpack(flat.detach())
-    ll = float(crl_log_likelihood(xw, refined))
-    return (refined, ll) if ll >= ll0 else (params, ll0)
+    return refined if float(crl_log_likelihood(xw, refined)) >= ll0 else params

@@ -282,6 +282,7 @@ def interventional_contexts(
     weight_range: tuple[float, float] = (0.5, 1.5),
     scale_range: tuple[float, float] = (0.7, 1.3),
     intervention_ratio: tuple[float, float] = (1.7, 3.0),
+    intervention_shift: str = "down",
     max_condition: float = 5.0,
 ) -> InterventionalContexts:
     """Squires et al. (2023) ground truths: linear-Gaussian latent SCM over ``dim`` nodes,
@@ -291,9 +292,13 @@ def interventional_contexts(
     Args:
         missing_interventions: how many latents get no intervention (the non-identifiable
             setting of Squires et al.'s Prop. 1).
-        intervention_ratio: the intervened noise sd is the observational one times or
-            divided by a factor in this range (a coin decides), so every intervention is
-            visible in the second moments.
+        intervention_ratio: the intervened noise sd is the observational one divided
+            (``intervention_shift="down"``), multiplied (``"up"``), or either (``"both"``,
+            a coin decides) by a factor drawn in this range. The default ``"down"`` keeps
+            every intervention's footprint on the precision matrix large: a hard
+            intervention that *widens* a child's noise leaves a rank-two footprint whose
+            second eigenvalue shrinks like ``1/σ'²``, and can sit below the sampling noise
+            at moderate ``n`` (identifiable, but only with much more data).
     """
     d = draw(_as_strategy(dim))
     latent = draw(linear_scms("gaussian", min_nodes=d, max_nodes=d, max_indegree=max_indegree,
@@ -307,9 +312,12 @@ def interventional_contexts(
     mixing = draw(invertible_linear_mixings(d, p, max_condition)).matrix
     seed = draw(seeds())
     gen = torch.Generator().manual_seed(seed)
+    if intervention_shift not in ("down", "up", "both"):
+        raise CausalError(f"intervention_shift must be 'down', 'up' or 'both', got {intervention_shift!r}")
     scales = []
     for t in targets:
         (ratio,) = _uniform(gen, *intervention_ratio)
-        up = float(torch.rand(1, generator=gen, dtype=torch.float64)) < 0.5
+        coin = float(torch.rand(1, generator=gen, dtype=torch.float64)) < 0.5
+        up = intervention_shift == "up" or (intervention_shift == "both" and coin)
         scales.append(latent.scales[t] * (ratio if up else 1.0 / ratio))
     return InterventionalContexts(latent, mixing, targets, scales, seed)

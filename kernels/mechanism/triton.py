@@ -359,8 +359,9 @@ def _splits(b: int, n: int, bb: int, device: torch.device) -> tuple[int, int]:
     blocks = triton.cdiv(b, bb)
     if INTERPRETED:
         target = 2  # still exercises the partial-sum path
-    else:
-        sms = torch.cuda.get_device_properties(device).multi_processor_count
+    else:  # 132 = an H100 SXM, for launches recorded off the GPU (kernels._aot)
+        sms = (torch.cuda.get_device_properties(device).multi_processor_count
+               if device.type == "cuda" else 132)
         target = triton.cdiv(4 * sms, n)
     rows_per_split = triton.cdiv(blocks, max(1, min(blocks, target))) * bb
     return triton.cdiv(b, rows_per_split), rows_per_split
