@@ -21,18 +21,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="causalppl", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="fit a neural SCM on the bundled Sachs data and query it")
-    demo.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the demo (see --help)")
+    demo.add_argument("--quick", action="store_true", help="a few seconds, for tests")
+    demo.add_argument("--out", default=None, help="output folder")
     bench = sub.add_parser("bench", help="run a benchmark and write its results file")
     bench.add_argument("name", choices=_bench_names() + ["all"])
-    bench.add_argument("rest", nargs=argparse.REMAINDER, help="options passed to the benchmark")
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
     if args.command == "demo":
         from causalppl import demo as demo_module
 
-        return demo_module.main(args.rest) or 0
+        rest = (["--quick"] if args.quick else []) + (["--out", args.out] if args.out else []) + rest
+        return demo_module.main(rest) or 0
     names = _bench_names() if args.name == "all" else [args.name]
     for name in names:
-        importlib.import_module(f"causalppl.bench.{name}").main(args.rest)
+        importlib.import_module(f"causalppl.bench.{name}").main(rest)
     return 0
 
 
