@@ -5,6 +5,12 @@ import os
 import pytest
 import torch
 
+if not torch.cuda.is_available():
+    # Without a GPU every Triton kernel can only run interpreted. Triton fixes a kernel's mode
+    # when its module is imported, so set this before any test imports one: otherwise test
+    # order decides whether a kernel module was imported compiled (unusable here) or not.
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 from causalppl.testing.profiles import load_profile
 
 load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
