@@ -14,6 +14,7 @@ if not torch.cuda.is_available():
 from causalppl.testing.profiles import load_profile
 
 load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+torch.set_num_threads(1)  # 2 shared cores: extra threads make small ops far slower
 
 
 @pytest.fixture(autouse=True)

@@ -76,7 +76,10 @@ class KnownSCM:
 def nonlinear_anm() -> KnownSCM:
     """A three-node nonlinear additive-noise model (x -> h -> y, x -> y).
 
-    ``x = U_x``; ``h = 2 tanh(1.5 x) + 0.4 U_h``; ``y = 1.5 sin(1.2 h) + 0.4 x^2 + 0.3 U_y``.
+    The noise on ``h`` is wide enough that ``do(h)`` at moderate values stays inside the
+    observed support for most ``x`` (positivity), so effects of ``h`` are learnable.
+
+    ``x = U_x``; ``h = 1.5 tanh(1.5 x) + 0.8 U_h``; ``y = 1.5 sin(1.2 h) + 0.4 x^2 + 0.3 U_y``.
 
     Example:
         >>> truth = nonlinear_anm()
@@ -87,9 +90,9 @@ def nonlinear_anm() -> KnownSCM:
     fy = lambda v: 1.5 * torch.sin(1.2 * v["h"]) + 0.4 * v["x"] ** 2  # noqa: E731
     return KnownSCM(
         graph,
-        {"x": lambda v, u: u, "h": lambda v, u: 2 * torch.tanh(1.5 * v["x"]) + 0.4 * u,
+        {"x": lambda v, u: u, "h": lambda v, u: 1.5 * torch.tanh(1.5 * v["x"]) + 0.8 * u,
          "y": lambda v, u: fy(v) + 0.3 * u},
-        {"x": lambda v, x: x, "h": lambda v, x: (x - 2 * torch.tanh(1.5 * v["x"])) / 0.4,
+        {"x": lambda v, x: x, "h": lambda v, x: (x - 1.5 * torch.tanh(1.5 * v["x"])) / 0.8,
          "y": lambda v, x: (x - fy(v)) / 0.3},
     )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -38,6 +39,7 @@ def fit(
     holdout: float = 0.1,
     eval_every: int | None = None,
     patience: int = 10,
+    early_stopping: bool | None = None,
     clip_norm: float | None = 10.0,
     schedule: str = "cosine",
     min_lr_ratio: float = 0.02,
@@ -62,6 +64,10 @@ def fit(
         holdout: fraction of rows held out for early stopping (0 disables it).
         eval_every: steps between held-out evaluations (default ``steps // 50``).
         patience: evaluations without improvement before stopping early.
+        early_stopping: stop when the held-out loss stops improving and restore the
+            best parameters. Default: on for maximum likelihood, off for SVI, whose
+            held-out estimate (importance sampling from the prior) is biased upwards more
+            and more as latent posteriors sharpen, so it would stop too soon.
         clip_norm: gradient-norm clipping (``None``: off).
         schedule: ``"cosine"`` (to ``min_lr_ratio * lr``) or ``"constant"``.
         ignore_extra: drop data columns that are not sites instead of raising.
@@ -72,7 +78,8 @@ def fit(
     Returns:
         Dataset with dim ``"step"`` (one entry per evaluation): ``train_loss`` (mean
         negative log-likelihood, or negative ELBO, per row since the last entry),
-        ``heldout_loss`` (negative log-likelihood per held-out row) and ``lr``; attrs
+        ``heldout_loss`` (negative log-likelihood per held-out row) and ``lr``, plus
+        ``heldout_rows`` (dim ``"heldout"``: which data rows were held out); attrs
         ``method`` (``"mle"``/``"svi"``), ``best_step``, ``stopped_early``, ``seconds``.
 
     Raises:
@@ -104,8 +111,11 @@ def fit(
             objective = svi_objective(model, data, latent=latent, ignore_extra=ignore_extra,
                                       num_particles=num_particles)
         try:
+            if early_stopping is None:
+                early_stopping = objective.method == "mle"
             return _optimise(objective, steps=steps, lr=lr, batch_size=batch_size, holdout=holdout,
-                             eval_every=eval_every, patience=patience, clip_norm=clip_norm,
+                             eval_every=eval_every, patience=patience if early_stopping else None,
+                             clip_norm=clip_norm,
                              schedule=schedule, min_lr_ratio=min_lr_ratio, weight_decay=weight_decay,
                              progress=sys.stderr.isatty() if progress is None else progress,
                              generator=generator)
@@ -133,7 +143,9 @@ def _optimise(objective, *, steps, lr, batch_size, holdout, eval_every, patience
     n_held = int(round(holdout * n)) if n >= 20 else 0
     held, train = perm[:n_held], perm[n_held:]
     objective.setup(train, held)
-    params = objective.parameters()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Encountered NaN", category=UserWarning)
+        params = objective.parameters()
     optim = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=steps, eta_min=lr * min_lr_ratio)
              if schedule == "cosine" else None)
@@ -154,7 +166,10 @@ def _optimise(objective, *, steps, lr, batch_size, holdout, eval_every, patience
                 rows = order[cursor: cursor + batch_size]
                 cursor += batch_size
             optim.zero_grad(set_to_none=True)
-            loss = objective.loss(rows)
+            with warnings.catch_warnings():
+                # Pyro warns about a NaN log-density; the check below turns it into an error.
+                warnings.filterwarnings("ignore", message="Encountered NaN", category=UserWarning)
+                loss = objective.loss(rows)
             if not torch.isfinite(loss):
                 raise CausalError(
                     f"the training loss became {float(loss.detach())} at step {step}; lower lr (now "
@@ -177,7 +192,7 @@ def _optimise(objective, *, steps, lr, batch_size, holdout, eval_every, patience
                 record["lr"].append(optim.param_groups[0]["lr"])
                 running, count = 0.0, 0
                 bar.set_postfix(train=f"{record['train_loss'][-1]:.4g}", heldout=f"{held_loss:.4g}")
-                if n_held:
+                if n_held and patience is not None:
                     if held_loss < best - 1e-4 * max(1.0, abs(best) if math.isfinite(best) else 1.0):
                         best, best_step, bad = held_loss, step, 0
                         best_state = [p.detach().clone() for p in params]
@@ -193,8 +208,10 @@ def _optimise(objective, *, steps, lr, batch_size, holdout, eval_every, patience
         with torch.no_grad():
             for p, b in zip(params, best_state):
                 p.copy_(b)
+    variables = {k: ("step", np.asarray(v, dtype=float)) for k, v in record.items() if k != "step"}
+    variables["heldout_rows"] = ("heldout", held.numpy().astype(np.int64))
     return xr.Dataset(
-        {k: ("step", np.asarray(v, dtype=float)) for k, v in record.items() if k != "step"},
+        variables,
         coords={"step": np.asarray(record["step"], dtype=np.int64)},
         attrs={
             "method": objective.method,

@@ -19,7 +19,7 @@ from pyro.nn import PyroModule
 
 from ..errors import CausalError
 
-__all__ = ["ACTIVATIONS", "MechanismBank", "activation_fn"]
+__all__ = ["ACTIVATIONS", "MechanismBank", "activation_fn", "stacked_mlp"]
 
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "silu": F.silu}
 
@@ -29,6 +29,16 @@ def activation_fn(name: str):
     if name not in ACTIVATIONS:
         raise CausalError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[name]
+
+
+def stacked_mlp(h: torch.Tensor, weights, biases, act) -> torch.Tensor:
+    """Node-major stacked MLP: ``h [M, B, in]`` through per-net layers -> ``[M, B, out]``."""
+    last = len(weights) - 1
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        h = torch.baddbmm(b.unsqueeze(1), h, w)
+        if i < last:
+            h = act(h)
+    return h
 
 
 class MechanismBank(PyroModule):
@@ -112,11 +122,8 @@ class MechanismBank(PyroModule):
 
         Padded input slots must already be zero (callers multiply by the parent mask).
         """
-        h = inputs
-        for layer, (w, b) in enumerate(zip(self.weights(), self.biases())):
-            if nets is not None:
-                w, b = w.index_select(0, nets), b.index_select(0, nets)
-            h = torch.baddbmm(b.unsqueeze(1), h, w)
-            if layer < self.num_layers - 1:
-                h = self._act(h)
-        return h
+        weights, biases = self.weights(), self.biases()
+        if nets is not None:
+            weights = [w.index_select(0, nets) for w in weights]
+            biases = [b.index_select(0, nets) for b in biases]
+        return stacked_mlp(inputs, weights, biases, self._act)

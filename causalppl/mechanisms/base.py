@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -11,6 +12,8 @@ from ..errors import CausalError
 from .bank import MechanismBank
 
 __all__ = ["Mechanism", "as_inputs"]
+
+_COUNTER = itertools.count()
 
 
 def as_inputs(parents, in_features: int) -> torch.Tensor:
@@ -55,6 +58,8 @@ class Mechanism(PyroModule):
         hidden: hidden layer widths of the MLP.
         activation: ``"tanh" | "relu" | "silu"``.
         bank, index: share net ``index`` of ``bank`` instead of owning an MLP.
+        name: the module's Pyro name (its parameters are ``{name}.bank.weight_0``, ...);
+            unique by default.
     """
 
     kind = "?"
@@ -69,8 +74,11 @@ class Mechanism(PyroModule):
         activation: str = "tanh",
         bank: MechanismBank | None = None,
         index: int = 0,
+        name: str | None = None,
     ):
-        super().__init__()
+        # A unique Pyro name, so two stand-alone mechanisms in one program never share
+        # param-store entries; a parent PyroModule renames it when it is attached.
+        super().__init__(name=name or f"{type(self).__name__}_{next(_COUNTER)}")
         if dim is not None and (not isinstance(dim, int) or dim < 1):
             raise CausalError(f"dim must be None (scalar node) or a positive int, got {dim!r}")
         self.in_features, self.dim, self.index = int(in_features), dim, int(index)

@@ -59,7 +59,7 @@ def effect(
     y = tr.trace.nodes[outcome]["value"].double()
     diff = (y.narrow(sample_dim - 1 - len(info.event_shape(outcome)), 1, 1)
             - y.narrow(sample_dim - 1 - len(info.event_shape(outcome)), 0, 1)).mean()
-    return float(diff)
+    return float(diff.detach())
 
 
 def _unpaired(model, outcome, do, baseline, num_samples, seed, model_args, model_kwargs) -> float:

@@ -68,7 +68,7 @@ def _tensor(name: str, value) -> torch.Tensor:
         arr = arr.astype(np.float64)
     if arr.dtype.kind not in "iuf":
         raise CausalError(f"column {name!r} has dtype {arr.dtype}; expected numbers")
-    return torch.from_numpy(np.ascontiguousarray(arr))
+    return torch.from_numpy(np.array(arr, copy=True, order="C"))  # pandas may hand out read-only views
 
 
 def _check_column(name: str, t: torch.Tensor, spec: ColumnSpec, dtype: torch.dtype) -> torch.Tensor:

@@ -194,13 +194,14 @@ class NeuralSCM(PyroModule):
         return values
 
     # -- fast paths ----------------------------------------------------------------------------
-    def log_prob(self, data, *, ignore_extra: bool = False) -> torch.Tensor:
+    def log_prob(self, data, *, ignore_extra: bool = False, per_node: bool = False):
         """Joint log density ``[batch]`` of fully observed rows (all nodes, one batched pass).
 
         Equals the sum of the per-site log densities of the Pyro program conditioned on
-        ``data``. ``data``: dict of tensors, DataFrame or xarray Dataset.
+        ``data`` (dict of tensors, DataFrame or xarray Dataset). With ``per_node``: a
+        dict ``{node: [batch]}`` of each node's log density given its parents.
         """
-        return fast.log_prob(self, fast.table(self, data, ignore_extra=ignore_extra))
+        return fast.log_prob(self, fast.table(self, data, ignore_extra=ignore_extra), per_node=per_node)
 
     def abduct(self, data, *, ignore_extra: bool = False, seed: int | None = None) -> dict[str, torch.Tensor]:
         """Every node's exogenous noise recovered from fully observed rows, in one pass.
@@ -225,10 +226,18 @@ class NeuralSCM(PyroModule):
                             seed: int | None = None) -> dict[str, torch.Tensor]:
         """Counterfactual values of fully observed units under ``do``, level by level.
 
-        Abduction recovers every node's noise from ``evidence`` (or takes ``noise``), the
-        targets of ``do`` and their descendants are recomputed with that noise, and every
-        other node keeps its observed value. Returns the counterfactual world, data units.
+        Abduction recovers the noise of the nodes ``do`` affects from ``evidence`` (or
+        takes ``noise``), the targets of ``do`` and their descendants are recomputed with
+        that noise, and every other node keeps its observed value. Returns the
+        counterfactual world in data units: a dict, or, for ``evidence`` given as one
+        tensor ``[n, N]`` of rows (columns in :attr:`nodes` order; all nodes scalar and
+        continuous), a tensor of counterfactual rows — the low-latency form.
         """
+        if isinstance(evidence, torch.Tensor):
+            if noise is not None:
+                raise CausalError("noise= needs evidence as a dict")
+            fast._check_names(self, do or {}, "intervention")
+            return fast.counterfactual_rows(self, evidence, do or {}, seed=seed)
         return fast.counterfactual(self, fast.table(self, evidence), do or {}, noise=noise, seed=seed)
 
     # -- persistence ---------------------------------------------------------------------------

@@ -7,7 +7,9 @@ both worlds, and ``cp.counterfactual(..., abduction="exact")``.
 
 import pyro
 import pyro.poutine as poutine
+import pytest
 import torch
+from causalppl.kernels import use_backend
 from hypothesis import given
 from hypothesis import strategies as hst
 
@@ -18,6 +20,13 @@ from causalppl.scm import NeuralSCM
 from causalppl.testing import strategies as cst
 
 KINDS = ["additive", "location_scale", "flow"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_backend():
+    """These tests compare the torch fast path with the Pyro path (kernels: test_kernel_route)."""
+    with use_backend("torch"):
+        yield
 N_UNITS = 6
 
 
@@ -176,3 +185,29 @@ def test_sample_fast_is_seeded_typed_and_in_support(drawn):
             assert out[v].dtype == (torch.long if scm.specs[v].kind == "categorical" else torch.float64)
         lp = scm.log_prob(out)
         assert torch.isfinite(lp).all()
+
+
+@given(scms())
+def test_per_node_log_prob_equals_each_site(drawn):
+    scm, _ = drawn
+    with torch.no_grad():
+        values = _values(_trace(scm), scm)
+        tr = _trace(scm, data=values)
+        per_node = scm.log_prob(values, per_node=True)
+        assert list(per_node) == scm.nodes
+        for v in scm.nodes:
+            _close(per_node[v], tr.nodes[v]["fn"].log_prob(values[v]), f"log_prob of {v}")
+
+
+def test_moving_the_model_to_another_dtype_keeps_the_fast_paths_right():
+    torch.manual_seed(0)
+    scm = NeuralSCM({"a": [], "b": ["a"], "c": ["a", "b"]}, hidden=(4,))
+    with torch.no_grad():
+        data = scm.sample_fast(5, seed=0)
+        before = scm.log_prob(data)
+        scm.float()
+        after = scm.log_prob({k: v.float() for k, v in data.items()})
+        assert after.dtype == torch.float32
+        _close(after, before, "float32 log_prob")
+        cf = scm.counterfactual_fast({k: v.float() for k, v in data.items()}, {"a": 1.0})
+        assert cf["c"].dtype == torch.float32

@@ -1,0 +1,193 @@
+"""The stacked evaluation of banked nodes: groups of nets, parameter snapshots, noise heads.
+
+A *group* is a set of banked nodes evaluated together (all of them, or one topological
+level, or the nodes a counterfactual must recompute). A *snapshot* reads the module's
+tensors once per call (PyroModule attribute access costs microseconds each, which a
+one-unit query cannot afford) and caches per-group weight slices while no gradient is
+being recorded, keyed by the parameters' in-place version counters so an optimiser step
+invalidates them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from ..mechanisms.bank import ACTIVATIONS, stacked_mlp
+from ..mechanisms.heads import ADDITIVE, FLOW, additive_scale, scale_transform
+from ..mechanisms.spline import rq_spline, spline_param_count
+
+__all__ = ["Group", "Snapshot", "abduct_bank", "group", "push_bank", "raw", "snapshot"]
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+@dataclass
+class Group:
+    """Banked nodes evaluated together, with their gathers and kinds."""
+
+    nodes: list[str]
+    nets: torch.Tensor | None  # bank positions; None: the whole bank in order
+    index: torch.Tensor  # [M', P]
+    mask: torch.Tensor  # [M', 1, P]
+    cols: torch.Tensor  # [M'] feature columns
+    kind: str | None  # the one kind of all nodes, or None when mixed
+    is_additive: torch.Tensor  # [M', 1] bool
+    any_additive: bool
+    flow_rows: torch.Tensor | None
+    roots: int  # the first `roots` rows are root nodes: constant outputs, evaluated on one row
+    cache: dict = field(default_factory=dict)
+
+
+def group(scm, nodes: tuple[str, ...]) -> Group:
+    like = scm._buffers["feature_loc"]
+    key = (nodes, like.device, like.dtype)  # .to() moves the buffers: cached gathers must follow
+    found = scm._groups.get(key)
+    if found is not None:
+        return found
+    lay, dev = scm.layout, like.device
+    pos = [lay.bank_pos[n] for n in nodes]
+    whole = pos == list(range(len(lay.bank_nodes)))
+    nets = None if whole else torch.tensor(pos, dtype=torch.long, device=dev)
+    index, mask = scm._buffers["parent_index"], scm._buffers["parent_mask"]
+    kinds = [scm.specs[n].kind for n in nodes]
+    flows = [i for i, k in enumerate(kinds) if k == FLOW]
+    found = Group(
+        nodes=list(nodes),
+        nets=nets,
+        index=index if whole else index.index_select(0, nets),
+        mask=(mask if whole else mask.index_select(0, nets)).unsqueeze(1),
+        cols=torch.tensor([lay.columns[n][0] for n in nodes], dtype=torch.long, device=dev),
+        kind=kinds[0] if len(set(kinds)) == 1 else None,
+        is_additive=torch.tensor([[k == ADDITIVE] for k in kinds], device=dev),
+        any_additive=ADDITIVE in kinds,
+        flow_rows=torch.tensor(flows, dtype=torch.long, device=dev) if flows else None,
+        roots=_leading_roots(scm, nodes),
+    )
+    scm._groups[key] = found
+    return found
+
+
+def _leading_roots(scm, nodes) -> int:
+    """How many of ``nodes`` are roots before the first non-root (topological order puts
+    every root first, so for the whole bank these are all its roots)."""
+    count = 0
+    for n in nodes:
+        if scm.graph.parents(n):
+            break
+        count += 1
+    return count
+
+
+class Snapshot:
+    """The tensors of one NeuralSCM, read once for one fast-path call."""
+
+    def __init__(self, scm):
+        bank = scm._modules.get("bank")
+        self.loc, self.scale = scm._buffers["feature_loc"], scm._buffers["feature_scale"]
+        self.bins, self.bound = scm.config["bins"], scm.config["bound"]
+        if bank is not None:
+            params = bank._parameters
+            self.weights = [params[f"weight_{i}"] for i in range(bank.num_layers)]
+            self.biases = [params[f"bias_{i}"] for i in range(bank.num_layers)]
+            self.raw_scale = params.get("raw_scale")
+            self.act = ACTIVATIONS[bank.activation]
+
+    def layers(self, g: Group) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor | None]:
+        """The group's weight and bias slices, and raw additive scales."""
+        if g.nets is None:
+            return self.weights, self.biases, self.raw_scale
+        if torch.is_grad_enabled():
+            return self._slice(g.nets)
+        version = tuple(t._version for t in self.weights + self.biases) + tuple(
+            [self.raw_scale._version] if self.raw_scale is not None else [])
+        ident = tuple(id(t) for t in self.weights)
+        hit = g.cache.get("layers")
+        if hit is None or hit[0] != (version, ident):
+            hit = ((version, ident), self._slice(g.nets))
+            g.cache["layers"] = hit
+        return hit[1]
+
+    def _slice(self, nets):
+        rs = self.raw_scale.index_select(0, nets) if self.raw_scale is not None else None
+        return [w.index_select(0, nets) for w in self.weights], [b.index_select(0, nets) for b in self.biases], rs
+
+
+def snapshot(scm) -> Snapshot:
+    return Snapshot(scm)
+
+
+def _mlp(snap: Snapshot, h: torch.Tensor, weights, biases) -> torch.Tensor:
+    return stacked_mlp(h, weights, biases, snap.act)
+
+
+def raw(snap: Snapshot, g: Group, X: torch.Tensor):
+    """Raw outputs ``[M', B, W]`` of the group's nets on feature rows ``X [B, F]``, and its
+    raw additive scales.
+
+    Root nodes read no parents, so their outputs do not depend on the row: they are
+    computed on one row and broadcast (what the Pyro program does too).
+    """
+    weights, biases, raw_scale = snap.layers(g)
+    r, m, batch = g.roots, len(g.nodes), X.shape[0]
+    parts = []
+    if r:
+        zero = X.new_zeros(r, 1, g.index.shape[1])
+        out = _mlp(snap, zero, [w[:r] for w in weights], [b[:r] for b in biases])
+        parts.append(out.expand(r, batch, out.shape[-1]))
+    if r < m:
+        index = g.index if not r else g.index[r:]
+        mask = g.mask if not r else g.mask[r:]
+        h = X[:, index].permute(1, 0, 2) * mask
+        if r:
+            weights, biases = [w[r:] for w in weights], [b[r:] for b in biases]
+        parts.append(_mlp(snap, h, weights, biases))
+    return (parts[0] if len(parts) == 1 else torch.cat(parts)), raw_scale
+
+
+def _loc_scale(g: Group, out: torch.Tensor, raw_scale):
+    loc = out[..., 0]
+    if g.any_additive:
+        fixed = additive_scale(raw_scale[:, 0]).unsqueeze(-1)
+        if g.kind == ADDITIVE:
+            return loc, fixed
+    learned = scale_transform(out[..., 1])
+    return loc, (torch.where(g.is_additive, fixed, learned) if g.any_additive else learned)
+
+
+def _spline_params(snap: Snapshot, out: torch.Tensor) -> torch.Tensor:
+    return out[..., 2: 2 + spline_param_count(snap.bins)]
+
+
+def abduct_bank(snap: Snapshot, g: Group, outputs, x: torch.Tensor):
+    """Noise ``u`` and log-density (model units) ``[M', B]`` of standardised values ``x``."""
+    out, raw_scale = outputs
+    loc, scale = _loc_scale(g, out, raw_scale)
+    z = (x - loc) / scale
+    u, logdet = z, None
+    if g.kind == FLOW:
+        u, logdet = rq_spline(z, _spline_params(snap, out), snap.bound, inverse=True)
+    elif g.flow_rows is not None:
+        rows = g.flow_rows
+        uf, lf = rq_spline(z.index_select(0, rows), _spline_params(snap, out.index_select(0, rows)),
+                           snap.bound, True)
+        u = z.index_copy(0, rows, uf)
+        logdet = torch.zeros_like(z).index_copy(0, rows, lf)
+    lp = -0.5 * u * u - _LOG_SQRT_2PI - torch.log(scale)
+    return u, (lp if logdet is None else lp + logdet)
+
+
+def push_bank(snap: Snapshot, g: Group, outputs, u: torch.Tensor) -> torch.Tensor:
+    """Standardised values ``[M', B]`` the group's mechanisms give noise ``u``."""
+    out, raw_scale = outputs
+    loc, scale = _loc_scale(g, out, raw_scale)
+    z = u
+    if g.kind == FLOW:
+        z = rq_spline(u, _spline_params(snap, out), snap.bound)[0]
+    elif g.flow_rows is not None:
+        rows = g.flow_rows
+        zf = rq_spline(u.index_select(0, rows), _spline_params(snap, out.index_select(0, rows)), snap.bound)[0]
+        z = u.index_copy(0, rows, zf)
+    return loc + scale * z
