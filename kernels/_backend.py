@@ -5,14 +5,19 @@ Two environment variables (see ``kernels/README.md``):
 * ``CAUSALPPL_KERNELS`` = ``torch`` | ``triton`` | ``interpret``. Default: ``triton`` when
   CUDA is available, else ``torch``. ``interpret`` runs the same Triton kernels on CPU
   through the Triton interpreter (``TRITON_INTERPRET=1``) — slow, for tests.
-* ``CAUSALPPL_KERNELS_PRECISION`` = ``fp32`` | ``tf32`` | ``bf16``: the operand precision
-  of the matrix products inside the Triton kernels (accumulation is always fp32).
+* ``CAUSALPPL_KERNELS_PRECISION`` = ``fp32`` | ``ieee`` | ``tf32`` | ``bf16``: the operand
+  precision of the matrix products inside the Triton kernels (accumulation is always
+  fp32; ``fp32`` is 3xTF32 on tensor cores, ``ieee`` exact fp32 FMA).
 
-Triton reads ``TRITON_INTERPRET`` when a function is decorated with ``triton.jit``, so the
-kernel modules are never imported eagerly: :func:`triton_module` loads one private copy of
-a kernel file per mode (compiled or interpreted), with the variable set as that mode needs
-while the file executes. Switching backends inside one process is therefore safe, and
-tests switch with the :func:`use_backend` context manager.
+Triton reads ``TRITON_INTERPRET`` when a function is decorated with ``triton.jit`` —
+including the functions of its own library, decorated once, when ``triton.language`` is
+first imported. A process therefore runs Triton either interpreted or compiled, fixed at
+that first import. The kernel modules are imported lazily, after the backend is chosen:
+``interpret`` sets ``TRITON_INTERPRET=1`` (before Triton's import when it has not happened
+yet), and asking for a mode the process cannot run raises
+:class:`~causalppl.errors.CausalError` that says how to start the process instead.
+:func:`triton_module` loads one private copy of a kernel file per mode; tests switch
+backends with the :func:`use_backend` context manager.
 
 Example:
     >>> from causalppl.kernels import backend, use_backend
@@ -42,6 +47,7 @@ __all__ = [
     "PRECISIONS",
     "backend",
     "precision",
+    "process_mode",
     "triton_module",
     "use_backend",
 ]
@@ -49,7 +55,7 @@ __all__ = [
 ENV_BACKEND = "CAUSALPPL_KERNELS"
 ENV_PRECISION = "CAUSALPPL_KERNELS_PRECISION"
 BACKENDS = ("torch", "triton", "interpret")
-PRECISIONS = ("fp32", "tf32", "bf16")
+PRECISIONS = ("fp32", "ieee", "tf32", "bf16")
 
 _override: list[str] = []  # stack of use_backend() names; the last one wins
 _modules: dict[tuple[str, bool], ModuleType] = {}
@@ -75,7 +81,7 @@ def backend() -> str:
     if raw is None or raw.strip() == "":
         return "triton" if torch.cuda.is_available() else "torch"
     value = _check(raw, BACKENDS, ENV_BACKEND)
-    if value == "interpret":
+    if value == "interpret" and process_mode() != "compiled":
         os.environ["TRITON_INTERPRET"] = "1"
     return value
 
@@ -97,46 +103,75 @@ def precision() -> str:
 def use_backend(name: str) -> Iterator[str]:
     """Run a block with another backend (tests use this to compare backends).
 
-    ``interpret`` also sets ``TRITON_INTERPRET=1`` for the block and restores the previous
-    value afterwards.
+    ``interpret`` also sets ``TRITON_INTERPRET=1`` and leaves it set: once Triton has been
+    imported for the interpreter, the whole process is an interpreter process.
 
     Example:
-        >>> with use_backend("interpret"):
-        ...     os.environ["TRITON_INTERPRET"]
-        '1'
+        >>> with use_backend("torch"), use_backend("interpret"):
+        ...     backend()
+        'interpret'
     """
     value = _check(name, BACKENDS, "backend")
-    saved = os.environ.get("TRITON_INTERPRET")
-    if value == "interpret":
+    if value == "interpret" and process_mode() != "compiled":
         os.environ["TRITON_INTERPRET"] = "1"
     _override.append(value)
     try:
         yield value
     finally:
         _override.pop()
-        if value == "interpret":
-            if saved is None:
-                os.environ.pop("TRITON_INTERPRET", None)
-            else:
-                os.environ["TRITON_INTERPRET"] = saved
+
+
+def process_mode() -> str | None:
+    """How this process imported Triton's own library: ``"interpret"``, ``"compiled"``, or
+    ``None`` when ``triton.language`` has not been imported yet.
+
+    Example:
+        >>> process_mode() in (None, "interpret", "compiled")
+        True
+    """
+    standard = sys.modules.get("triton.language.standard")
+    if standard is None:
+        return None
+    return "interpret" if type(standard.sigmoid).__name__ == "InterpretedFunction" else "compiled"
+
+
+def _import_triton(interpret: bool) -> None:
+    """Import Triton in the mode asked for, or check that the process already is in it."""
+    mode = process_mode()
+    if mode is None:
+        if interpret:
+            os.environ["TRITON_INTERPRET"] = "1"
+        else:
+            os.environ.pop("TRITON_INTERPRET", None)
+        import triton.language  # noqa: F401  (decorates Triton's library in this mode)
+    elif mode == "compiled" and interpret:
+        raise CausalError(
+            "CAUSALPPL_KERNELS=interpret: Triton was already imported for the GPU in this "
+            "process, and its own library cannot run interpreted; start the process with "
+            "TRITON_INTERPRET=1 (or CAUSALPPL_KERNELS=interpret before Triton is imported)")
+    elif mode == "interpret" and not interpret:
+        raise CausalError(
+            "CAUSALPPL_KERNELS=triton: Triton was imported for the interpreter in this process "
+            "(TRITON_INTERPRET=1); start the process without TRITON_INTERPRET to use the GPU")
 
 
 def triton_module(path: str, interpret: bool) -> ModuleType:
     """Load ``kernels/<path>`` (a file of ``triton.jit`` kernels) for the interpreter or the GPU.
 
-    Each mode gets its own module object (cached), so one process can hold both; inside a
-    loaded file, ``triton.knobs.runtime.interpret`` tells which mode it was loaded for.
+    The module is cached per mode under a private name; inside it,
+    ``triton.knobs.runtime.interpret`` tells which mode it was loaded for. Raises
+    :class:`~causalppl.errors.CausalError` when the process imported Triton in the other
+    mode (see the module docstring).
     """
     key = (path, interpret)
     if key in _modules:
         return _modules[key]
+    _import_triton(interpret)
     dotted = path.removesuffix(".py").replace("/", ".")
     name = f"{__package__}.{dotted}_{'interpreted' if interpret else 'compiled'}"
-    saved = os.environ.get("TRITON_INTERPRET")
-    if interpret:
-        os.environ["TRITON_INTERPRET"] = "1"
-    else:
-        os.environ.pop("TRITON_INTERPRET", None)
+    saved = os.environ.pop("TRITON_INTERPRET", None)
+    if interpret:  # an interpreter process keeps the variable (Triton also reads it later)
+        saved = os.environ["TRITON_INTERPRET"] = "1"
     try:
         spec = importlib.util.spec_from_file_location(name, _HERE / path)
         module = importlib.util.module_from_spec(spec)
@@ -147,9 +182,7 @@ def triton_module(path: str, interpret: bool) -> ModuleType:
             del sys.modules[name]
             raise
     finally:
-        if saved is None:
-            os.environ.pop("TRITON_INTERPRET", None)
-        else:
+        if saved is not None:
             os.environ["TRITON_INTERPRET"] = saved
     _modules[key] = module
     return module

@@ -4,9 +4,10 @@ Loaded through :func:`causalppl.kernels._backend.triton_module` (one copy per mo
 imported for its own sake. Codes are plain ints so they can be ``tl.constexpr``.
 
 Activation codes: 0 tanh, 1 relu, 2 silu (and, for the decoder's output, 3 sigmoid,
--1 identity). Precision codes: 0 fp32 (``ieee``), 1 tf32 (tensor cores), 2 bf16 operands,
-3 tf32 emulated by truncating the mantissa to 10 bits, 4 bf16 emulated by a round trip —
-the interpreter runs 3 and 4 because it neither rounds tf32 nor multiplies bf16 correctly.
+-1 identity). Precision codes: 0 exact fp32 (``ieee``), 1 tf32 (tensor cores), 2 bf16
+operands, 3 tf32 emulated by truncating the mantissa to 10 bits, 4 bf16 emulated by a
+round trip, 5 3xTF32 (``tf32x3``: tensor cores, about fp32 accuracy). The interpreter
+runs 3 and 4 because it neither rounds tf32 nor multiplies bf16 correctly.
 
 Example:
     >>> ACT_CODES["silu"], precision_code("bf16", interpret=True)
@@ -25,9 +26,16 @@ OUT_CODES = {None: -1, "tanh": 0, "sigmoid": 3}
 
 
 def precision_code(name: str, interpret: bool) -> int:
-    """The ``mm`` precision code for ``fp32``/``tf32``/``bf16`` (emulated in the interpreter)."""
-    if name == "fp32":
+    """The ``mm`` precision code for a ``CAUSALPPL_KERNELS_PRECISION`` name.
+
+    ``fp32`` is 3xTF32 on the GPU (tensor cores, about fp32 accuracy) and exact fp32
+    products in the interpreter; ``ieee`` is exact fp32 products everywhere (CUDA-core FMA on
+    the GPU); ``tf32`` and ``bf16`` round the operands (emulated in the interpreter).
+    """
+    if name == "ieee" or (name == "fp32" and interpret):
         return 0
+    if name == "fp32":
+        return 5
     if name == "tf32":
         return 3 if interpret else 1
     return 4 if interpret else 2
@@ -42,6 +50,8 @@ def mm(a, b, PREC: tl.constexpr):
         c = tl.dot(a, b, input_precision="tf32")
     elif PREC == 2:
         c = tl.dot(a.to(tl.bfloat16), b.to(tl.bfloat16), out_dtype=tl.float32)
+    elif PREC == 5:
+        c = tl.dot(a, b, input_precision="tf32x3")
     elif PREC == 3:
         a32 = (a.to(tl.int32, bitcast=True) & -8192).to(tl.float32, bitcast=True)
         b32 = (b.to(tl.int32, bitcast=True) & -8192).to(tl.float32, bitcast=True)

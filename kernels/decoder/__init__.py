@@ -2,7 +2,9 @@
 
 Dispatches on :func:`causalppl.kernels.backend` like the mechanism kernels: ``torch`` runs
 :mod:`~causalppl.kernels.decoder.reference`; ``interpret`` and ``triton`` (CUDA tensors)
-run the fused kernels in fp32 and return the input's dtype. Up to 3 hidden layers.
+run the kernels (one fused linear + activation launch per layer, see
+:mod:`~causalppl.kernels.decoder.triton`) with fp32 accumulation and return the input's
+dtype. Any number and width of layers.
 
 Example:
     >>> import torch
@@ -16,16 +18,12 @@ from __future__ import annotations
 
 import torch
 
-from causalppl.errors import CausalError
-
 from .. import _backend
 from .._checks import check_activation, check_float, check_layers
 from . import reference
 from .reference import OUT_ACTIVATIONS
 
-__all__ = ["MAX_KERNEL_HIDDEN", "decoder_forward"]
-
-MAX_KERNEL_HIDDEN = 3
+__all__ = ["decoder_forward"]
 
 
 def decoder_forward(z, weights, biases, activation, out_activation=None):
@@ -47,10 +45,6 @@ def decoder_forward(z, weights, biases, activation, out_activation=None):
     name = _backend.backend()
     if name == "torch" or (name == "triton" and not z.is_cuda):
         return reference.decoder_forward(z, weights, biases, activation, out_activation)
-    if len(weights) - 1 > MAX_KERNEL_HIDDEN:
-        raise CausalError(
-            f"weights has {len(weights) - 1} hidden layers; the Triton decoder supports at most "
-            f"{MAX_KERNEL_HIDDEN} (use CAUSALPPL_KERNELS=torch)")
     module = _backend.triton_module("decoder/triton.py", interpret=name == "interpret")
     y = module.DecoderFunction.apply(
         z.to(torch.float32), activation, out_activation,

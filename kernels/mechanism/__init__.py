@@ -5,7 +5,8 @@ check their arguments (bad input raises :class:`~causalppl.errors.CausalError` n
 argument), then dispatch on :func:`causalppl.kernels.backend`: ``torch`` runs the
 reference; ``interpret`` runs the Triton kernels through the interpreter; ``triton`` runs
 them on CUDA tensors (CPU tensors go through the reference). The Triton path computes in
-fp32 and returns the input's dtype; it supports 0, 1 or 2 hidden layers.
+fp32 and returns the input's dtype; networks outside :func:`kernel_supports` run the
+reference on every backend.
 
 Example:
     >>> import torch
@@ -32,20 +33,36 @@ from .._checks import check_activation, check_float, check_layers
 from . import reference
 from .reference import scale_transform
 
-__all__ = ["mechanism_forward", "mechanism_sample", "scale_transform", "topological_levels"]
+__all__ = ["kernel_supports", "mechanism_forward", "mechanism_sample", "scale_transform",
+           "topological_levels"]
 
-MAX_KERNEL_HIDDEN = 2
+# The shapes the Triton kernels take (beyond them the batched torch path runs): hidden
+# layers whose register tiles fit an sm_90 SM without spilling (NOTES.md, kernels._aot).
+KERNEL_MAX_WIDTH = {0: 2, 1: 256, 2: 64}
+
+
+def kernel_supports(weights) -> bool:
+    """Whether the Triton kernels take a network of these layer shapes.
+
+    Up to 2 hidden layers: one of width <= 256, or two of width <= 64. Larger networks are
+    compute-bound batched GEMMs, which the torch path (``bmm``) already runs well.
+
+    Example:
+        >>> kernel_supports([torch.zeros(3, 2, 64), torch.zeros(3, 64, 64), torch.zeros(3, 64, 1)])
+        True
+        >>> kernel_supports([torch.zeros(3, 2, 128), torch.zeros(3, 128, 128), torch.zeros(3, 128, 1)])
+        False
+    """
+    hidden = len(weights) - 1
+    widths = [w.shape[-1] for w in weights[:-1]]
+    return hidden in KERNEL_MAX_WIDTH and all(w <= KERNEL_MAX_WIDTH[hidden] for w in widths)
 
 
 def _kernels(like: torch.Tensor, weights):
     """The Triton module to run, or None for the reference."""
     name = _backend.backend()
-    if name == "torch" or (name == "triton" and not like.is_cuda):
+    if name == "torch" or (name == "triton" and not like.is_cuda) or not kernel_supports(weights):
         return None
-    if len(weights) - 1 > MAX_KERNEL_HIDDEN:
-        raise CausalError(
-            f"weights has {len(weights) - 1} hidden layers; the Triton mechanism kernels support "
-            f"at most {MAX_KERNEL_HIDDEN} (use CAUSALPPL_KERNELS=torch)")
     return _backend.triton_module("mechanism/triton.py", interpret=name == "interpret")
 
 

@@ -8,8 +8,9 @@ per-node ``scale[j]``) or two (location-scale: ``loc`` and a raw scale mapped th
 :func:`scale_transform`). Root nodes go through the MLP with an all-zero input, so their
 ``loc`` is a learned constant.
 
-The batched path is node-major (``[N, B, ·]`` and ``bmm``) and evaluates root nodes on one
-row instead of ``B``; both are measured in ``causalppl bench kernels``.
+The batched path is node-major (``[N, B, ·]`` and ``bmm``) and, for large batches,
+evaluates root nodes on one row instead of ``B``; both are measured in
+``causalppl bench kernels``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 __all__ = [
     "HALF_LOG_2PI",
     "SCALE_FLOOR",
+    "SKIP_ROOTS_FROM_ROWS",
     "activate",
     "gather_parents",
     "mechanism_forward",
@@ -74,13 +76,21 @@ def _mlp(h: torch.Tensor, weights, biases, activation: str, nodes=None) -> torch
     return h
 
 
+# Below this many rows, finding the roots costs more than evaluating them (measured on CPU:
+# benchmarks/results/kernels.md, "batched bmm, all nodes" vs "roots skipped").
+SKIP_ROOTS_FROM_ROWS = 16384
+
+
 def node_outputs(x: torch.Tensor, parent_index: torch.Tensor, parent_mask: torch.Tensor,
-                 weights, biases, activation: str, skip_roots: bool = True) -> torch.Tensor:
+                 weights, biases, activation: str, skip_roots: bool | None = None) -> torch.Tensor:
     """Every node's last-layer output for every row, ``[B, N, out]``.
 
     With ``skip_roots`` the root nodes (all-zero mask) are evaluated on a single zero row
-    and broadcast, which gives the same numbers with less work.
+    and broadcast, which gives the same numbers with less work; ``None`` skips them from
+    ``SKIP_ROOTS_FROM_ROWS`` rows on.
     """
+    if skip_roots is None:
+        skip_roots = x.shape[0] >= SKIP_ROOTS_FROM_ROWS
     xp = gather_parents(x, parent_index, parent_mask).transpose(0, 1)  # [N, B, P]
     if not skip_roots:
         return _mlp(xp, weights, biases, activation).transpose(0, 1)
@@ -106,7 +116,7 @@ def _loc_scale(out: torch.Tensor, scale: torch.Tensor | None):
 
 
 def mechanism_forward(x, parent_index, parent_mask, weights, biases, activation, scale=None,
-                      skip_roots: bool = True):
+                      skip_roots: bool | None = None):
     """Reference of :func:`causalppl.kernels.mechanism_forward` (arguments checked there).
 
     Returns ``(loc, scale, u, log_prob)`` with shapes ``[B, N]`` ×3 and ``[B]``.

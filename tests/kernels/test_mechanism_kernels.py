@@ -7,12 +7,10 @@ compared with the float64 reference within fp32 tolerances (``assert_close_fp32`
 import pytest
 import torch
 from causalppl.kernels import mechanism_forward, mechanism_sample, use_backend
-from causalppl.kernels.mechanism import reference
+from causalppl.kernels.mechanism import kernel_supports, reference
 from causalppl.kernels.testing import assert_close_fp32, random_mechanism
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from causalppl.errors import CausalError
 
 OUTPUTS = ("loc", "scale", "u", "log_prob")
 
@@ -68,7 +66,7 @@ def check_forward_and_gradients(s, backend_name, device="cpu"):
 
 
 @pytest.mark.interpreter
-@settings(max_examples=8)
+@settings(max_examples=20)
 @given(kernel_shapes(max_batch=150, max_nodes=5, max_hidden=33))
 def test_forward_and_gradients_match_reference(s):
     check_forward_and_gradients(s, "interpret")
@@ -117,7 +115,7 @@ def check_sampling(s, backend_name, device="cpu"):
 
 
 @pytest.mark.interpreter
-@settings(max_examples=8)
+@settings(max_examples=15)
 @given(sample_shapes)
 def test_sampling_variants_match_reference(s):
     check_sampling(s, "interpret")
@@ -155,13 +153,19 @@ def test_reduced_precision_error_is_bounded_and_real(monkeypatch, name, bound):
     assert err(rough[0], want[0]) > 10 * err(exact[0], want[0])
 
 
-def test_kernels_refuse_three_hidden_layers():
-    net = random_mechanism(0, nodes=2, max_parents=1, hidden=(3, 3, 3), outputs=1)
-    x = torch.randn(4, 2)
-    with use_backend("interpret"), pytest.raises(CausalError, match="hidden layers"):
-        mechanism_forward(x, *net.args(), "relu", net.scale)
-    with use_backend("torch"):
-        mechanism_forward(x, *net.args(), "relu", net.scale)  # the reference has no limit
+@pytest.mark.interpreter
+@pytest.mark.parametrize("hidden", [(3, 3, 3), (65, 8), (257,)])
+def test_networks_outside_the_kernels_run_the_reference(hidden):
+    net = random_mechanism(0, nodes=3, max_parents=2, hidden=hidden, outputs=1)
+    x = torch.randn(4, 3)
+    assert not kernel_supports(net.weights)
+    with use_backend("interpret"):
+        got = mechanism_forward(x, *net.args(), "relu", net.scale)
+        sampled = mechanism_sample(x, *net.args(), "relu", net.order, net.scale)
+    want = reference.mechanism_forward(x, *net.args(), "relu", net.scale)
+    assert all(torch.equal(g, w) for g, w in zip(got, want))
+    assert torch.equal(sampled, reference.mechanism_sample(x, *net.args(), "relu", net.order,
+                                                           net.scale))
 
 
 @pytest.mark.gpu
