@@ -10,6 +10,15 @@
 """
 
 from .anm import ANMResult, anm_direction, anm_model, kernel_ridge_fit
+from .crl import (
+    CRLParams,
+    CRLResult,
+    crl_log_likelihood,
+    crl_marginal_model,
+    crl_model,
+    fit_interventional_crl,
+    shear_latent,
+)
 from .factor_analysis import (
     FactorAnalysis,
     factor_analysis_log_likelihood,
@@ -18,12 +27,16 @@ from .factor_analysis import (
 )
 from .hsic import HSICResult, hsic_test
 from .ica import ICAResult, fit_ica, ica_log_likelihood, ica_model, whiten
+from .ivae import IVAE, fit_ivae
 from .linear_sem import LinearSEM, fit_linear_sem
 from .lingam import fit_equal_variance_sem, fit_lingam
 from .noise_families import NOISE_FAMILIES, noise_distribution
 
 __all__ = [
     "ANMResult",
+    "CRLParams",
+    "CRLResult",
+    "IVAE",
     "FactorAnalysis",
     "HSICResult",
     "ICAResult",
@@ -31,11 +44,16 @@ __all__ = [
     "NOISE_FAMILIES",
     "anm_direction",
     "anm_model",
+    "crl_log_likelihood",
+    "crl_marginal_model",
+    "crl_model",
     "factor_analysis_log_likelihood",
     "factor_analysis_model",
     "fit_equal_variance_sem",
     "fit_factor_analysis",
     "fit_ica",
+    "fit_interventional_crl",
+    "fit_ivae",
     "fit_linear_sem",
     "fit_lingam",
     "hsic_test",
@@ -43,5 +61,6 @@ __all__ = [
     "ica_model",
     "kernel_ridge_fit",
     "noise_distribution",
+    "shear_latent",
     "whiten",
 ]

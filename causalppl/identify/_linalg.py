@@ -33,8 +33,8 @@ def random_well_conditioned(
 
     Example:
         >>> a = random_well_conditioned(4, 3, 5.0, torch.Generator().manual_seed(0))
-        >>> round(float(torch.linalg.cond(a)), 6)
-        5.0
+        >>> f"{float(torch.linalg.cond(a)):.6f}"
+        '5.000000'
     """
     if max_condition < 1:
         raise CausalError(f"max_condition must be >= 1, got {max_condition}")

@@ -38,7 +38,7 @@ from ..graph import CausalGraph
 from .linear_sem import significant_parents
 
 __all__ = ["CRLParams", "CRLResult", "crl_log_likelihood", "crl_marginal_model", "crl_model",
-           "fit_interventional_crl"]
+           "fit_interventional_crl", "shear_latent"]
 
 
 @dataclass
@@ -109,6 +109,37 @@ def crl_log_likelihood(xs: Sequence[torch.Tensor], params: CRLParams) -> torch.T
     if len(xs) != 1 + len(params.targets):
         raise CausalError(f"xs has {len(xs)} contexts but params describe {1 + len(params.targets)}")
     return poutine.trace(crl_marginal_model).get_trace(params, list(xs)).log_prob_sum()
+
+
+def shear_latent(params: CRLParams, latent: int, source: int, amount: float) -> CRLParams:
+    """The parameterisation with ``z'_latent = z_latent + amount · z_source`` (others unchanged).
+
+    Rewrites ``H`` (row ``latent`` gains ``amount ·`` row ``source``) and the SEM: the new
+    latent gains the edge ``source -> latent`` and every child ``c`` of ``latent`` gets
+    ``A[source, c] -= amount · A[latent, c]``, so every equation that is not intervened on
+    still holds. When no context intervenes on ``latent`` the law of ``x`` is the same in
+    every context (Squires et al. 2023, Prop. 1: without an intervention per latent the
+    model is not identifiable); a hard intervention on ``latent`` is exactly what this
+    shear violates.
+
+    Raises:
+        CausalError: ``source`` is ``latent`` or a descendant of it (the shear would make a cycle).
+    """
+    d = params.weights.shape[0]
+    for name, v in (("latent", latent), ("source", source)):
+        if not 0 <= v < d:
+            raise CausalError(f"{name} must be a latent index in [0, {d}), got {v}")
+    graph = CausalGraph.from_adjacency((params.weights != 0).int().numpy(), [str(i) for i in range(d)])
+    if source == latent or str(source) in graph.descendants(str(latent)):
+        raise CausalError(f"source {source} is latent {latent} or one of its descendants; the shear would be cyclic")
+    h = params.unmixing.clone()
+    h[latent] = h[latent] + amount * h[source]
+    a = params.weights.clone()
+    for c in range(d):
+        if a[latent, c] != 0:
+            a[source, c] = a[source, c] - amount * a[latent, c]
+    a[source, latent] = a[source, latent] + amount
+    return replace(params, unmixing=h, weights=a)
 
 
 @dataclass

@@ -20,8 +20,8 @@ def noise_distribution(family: str, loc, sd) -> dist.Distribution:
 
     Example:
         >>> d = noise_distribution("uniform", torch.tensor(1.0), 2.0)
-        >>> round(float(d.variance), 6)
-        4.0
+        >>> f"{float(d.variance):.6f}"
+        '4.000000'
     """
     loc = torch.as_tensor(loc, dtype=torch.get_default_dtype())
     if family in ("gaussian", "gaussian_equal"):

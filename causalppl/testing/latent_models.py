@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pyro
@@ -116,6 +117,33 @@ class SegmentLatentModel:
     mixing: LinearMixing | LeakyReluMLPMixing
     seed: int | None = None
 
+    @classmethod
+    def random(cls, dim: int, n_segments: int, seed: int, *, mixing: str = "mlp", layers: int = 2,
+               variance_range: tuple[float, float] = (0.1, 4.0), mean_range: float = 0.0,
+               max_condition: float = 3.0, negative_slope: float = 0.5) -> SegmentLatentModel:
+        """A random instance drawn from one seed (see :func:`~causalppl.testing.strategies.segment_latent_models`).
+
+        Example:
+            >>> m = SegmentLatentModel.random(2, 5, seed=0)
+            >>> m.variances.shape, type(m.mixing).__name__
+            (torch.Size([5, 2]), 'LeakyReluMLPMixing')
+        """
+        gen = torch.Generator().manual_seed(seed)
+        if mixing == "mlp":
+            mix = LeakyReluMLPMixing.random(dim, layers, max_condition=max_condition,
+                                            negative_slope=negative_slope, generator=gen, seed=seed)
+        elif mixing == "linear":
+            mix = LinearMixing(random_well_conditioned(dim, dim, max_condition, gen), seed)
+        else:
+            raise CausalError(f"mixing must be 'mlp' or 'linear', got {mixing!r}")
+        lo, hi = math.log(variance_range[0]), math.log(variance_range[1])
+        variances = torch.exp(lo + (hi - lo) * torch.rand(n_segments, dim, generator=gen, dtype=torch.float64))
+        means = torch.zeros(n_segments, dim, dtype=torch.float64)
+        if mean_range > 0:
+            means = mean_range * (2 * torch.rand(n_segments, dim, generator=gen, dtype=torch.float64) - 1)
+        dtype = torch.get_default_dtype()
+        return cls(means.to(dtype), variances.to(dtype), mix, seed)
+
     @property
     def dim(self) -> int:
         return self.means.shape[1]
@@ -150,7 +178,7 @@ class InterventionalContexts:
     ``targets[k - 1]`` by ``z ~ N(0, intervention_scales[k - 1]²)`` (no parents).
 
     Attributes:
-        latent: the latent SCM (linear-Gaussian, zero intercepts, nodes ``"x0"..``).
+        latent: the latent SCM (linear-Gaussian, zero intercepts, nodes ``"z0"..``).
         mixing: ``[obs_dim, dim]`` matrix ``G``; ``x = G z``.
         targets: the latent node intervened in each non-observational context.
         intervention_scales: noise sd of the intervened latent in that context.
@@ -180,6 +208,24 @@ class InterventionalContexts:
         return RandomSCM(CausalGraph(parents), weights, dict(self.latent.intercepts), scales,
                          self.latent.noise, seed=self.latent.seed)
 
+    def crl_params(self):
+        """The ground truth as :class:`~causalppl.identify.crl.CRLParams` (square mixing only).
+
+        Latent ``i`` of the params is ``latent.graph.nodes[i]``; ``H = G⁻¹``.
+        """
+        from ..identify.crl import CRLParams
+
+        if self.mixing.shape[0] != self.mixing.shape[1]:
+            raise CausalError(f"crl_params needs a square mixing, got shape {tuple(self.mixing.shape)}")
+        nodes = self.latent.graph.nodes
+        index = {n: i for i, n in enumerate(nodes)}
+        weights = torch.zeros(len(nodes), len(nodes), dtype=self.mixing.dtype)
+        for (p, c), w in self.latent.weights.items():
+            weights[index[p], index[c]] = w
+        scales = torch.tensor([self.latent.scales[n] for n in nodes], dtype=self.mixing.dtype)
+        return CRLParams(torch.linalg.inv(self.mixing), weights, scales, [index[t] for t in self.targets],
+                         torch.tensor(self.intervention_scales, dtype=self.mixing.dtype))
+
     def model(self, context: int = 0) -> torch.Tensor:
         """Pyro program for one unit in ``context``: latent sites, then ``x = G z``."""
         values = self.context_scm(context).model()
@@ -187,10 +233,13 @@ class InterventionalContexts:
         return pyro.deterministic("x", z @ self.mixing.T, event_dim=1)
 
     def sample(self, n_per_context: int, seed: int = 0) -> tuple[list, list]:
-        """``(xs, zs)``: one ``[n, obs_dim]`` / ``[n, dim]`` block per context."""
+        """``(xs, zs)``: one ``[n, obs_dim]`` / ``[n, dim]`` block per context; the columns
+        of every ``z`` block follow ``latent.graph.nodes``."""
         xs, zs = [], []
+        nodes = self.latent.graph.nodes  # one column order for every context
         for k in range(self.n_contexts):
-            z = self.context_scm(k).data_matrix(n_per_context, seed=seed * 1009 + k)
+            values = self.context_scm(k).sample(n_per_context, seed=seed * 1009 + k)
+            z = torch.stack([values[n] for n in nodes], -1)
             xs.append(z @ self.mixing.T)
             zs.append(z)
         return xs, zs

@@ -16,8 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import math
-
 import torch
 from hypothesis import event, target
 from hypothesis import strategies as hst
@@ -75,8 +73,9 @@ def _observe(graph: CausalGraph) -> None:
 
 
 @hst.composite
-def dags(draw, min_nodes: int = 2, max_nodes: int = 6, max_indegree: int = 3) -> CausalGraph:
-    """Random DAGs over ``"x0", "x1", ...``; shrinks towards few nodes and no edges.
+def dags(draw, min_nodes: int = 2, max_nodes: int = 6, max_indegree: int = 3, prefix: str = "x") -> CausalGraph:
+    """Random DAGs over ``"x0", "x1", ...`` (``prefix`` + index); shrinks towards few nodes
+    and no edges.
 
     The topological order is a drawn permutation, so edges may point from ``x3`` to ``x1``
     (tests must not assume names are sorted); each edge from an earlier node is a coin
@@ -90,13 +89,13 @@ def dags(draw, min_nodes: int = 2, max_nodes: int = 6, max_indegree: int = 3) ->
     order = draw(hst.permutations(range(n)))
     parents: dict[str, list[str]] = {}
     for pos, j in enumerate(order):
-        earlier = [f"x{order[k]}" for k in range(pos)]
+        earlier = [f"{prefix}{order[k]}" for k in range(pos)]
         # One coin per candidate edge (each shrinks to "absent"): about half the allowed
         # edges are present, where a drawn list of parents would mostly be empty.
         flags = [draw(hst.booleans()) for _ in earlier] if max_indegree else []
         chosen = [p for p, on in zip(earlier, flags) if on][:max_indegree]
-        parents[f"x{j}"] = sorted(chosen, key=lambda s: int(s[1:]))
-    graph = CausalGraph({f"x{i}": parents[f"x{i}"] for i in range(n)})
+        parents[f"{prefix}{j}"] = sorted(chosen, key=lambda s: int(s[len(prefix):]))
+    graph = CausalGraph({f"{prefix}{i}": parents[f"{prefix}{i}"] for i in range(n)})
     _observe(graph)
     return graph
 
@@ -243,6 +242,7 @@ def segment_latent_models(
     variance_range: tuple[float, float] = (0.1, 4.0),
     mean_range: float = 0.0,
     max_condition: float = 3.0,
+    negative_slope: float = 0.5,
 ) -> SegmentLatentModel:
     """iVAE ground truths: per-segment latent variances (log-uniform in ``variance_range``)
     and, when ``mean_range > 0``, means uniform in ``[-mean_range, mean_range]``.
@@ -251,24 +251,16 @@ def segment_latent_models(
         n_segments: default ``2 * dim + 1``, comfortably above the ``dim + 1`` segments that
             variance modulation needs for identifiability (Khemakhem et al. 2020, Thm 1).
         mixing: ``"mlp"`` (leaky-ReLU, ``layers`` layers) or ``"linear"``.
+        negative_slope: of the MLP's leaky ReLUs. Each layer of slope ``a`` can squeeze a
+            region by ``1/a``; below the decoder's noise level that region's latent
+            information is gone, so the default keeps the squeeze mild.
     """
     d = draw(_as_strategy(dim))
     m = draw(_as_strategy(n_segments)) if n_segments is not None else 2 * d + 1
-    if mixing == "mlp":
-        mix = draw(leaky_relu_mlp_mixings(d, layers, max_condition))
-    elif mixing == "linear":
-        mix = draw(invertible_linear_mixings(d, max_condition=max_condition))
-    else:
-        raise CausalError(f"mixing must be 'mlp' or 'linear', got {mixing!r}")
-    seed = draw(seeds())
-    gen = torch.Generator().manual_seed(seed)
-    lo, hi = math.log(variance_range[0]), math.log(variance_range[1])
-    variances = torch.exp(lo + (hi - lo) * torch.rand(m, d, generator=gen, dtype=torch.float64))
-    means = torch.zeros(m, d, dtype=torch.float64)
-    if mean_range > 0:
-        means = mean_range * (2 * torch.rand(m, d, generator=gen, dtype=torch.float64) - 1)
-    return SegmentLatentModel(means.to(torch.get_default_dtype()),
-                              variances.to(torch.get_default_dtype()), mix, seed)
+    kind = draw(_as_strategy(mixing))
+    return SegmentLatentModel.random(d, m, draw(seeds()), mixing=kind, layers=draw(_as_strategy(layers)),
+                                     variance_range=variance_range, mean_range=mean_range,
+                                     max_condition=max_condition, negative_slope=negative_slope)
 
 
 @hst.composite
@@ -285,7 +277,8 @@ def interventional_contexts(
     intervention_shift: str = "down",
     max_condition: float = 5.0,
 ) -> InterventionalContexts:
-    """Squires et al. (2023) ground truths: linear-Gaussian latent SCM over ``dim`` nodes,
+    """Squires et al. (2023) ground truths: linear-Gaussian latent SCM over ``dim`` nodes
+    ``"z0", "z1", ...``,
     linear mixing ``[obs_dim, dim]``, an observational context and one hard intervention
     per latent, in a drawn (shuffled) order.
 
@@ -301,9 +294,8 @@ def interventional_contexts(
             at moderate ``n`` (identifiable, but only with much more data).
     """
     d = draw(_as_strategy(dim))
-    latent = draw(linear_scms("gaussian", min_nodes=d, max_nodes=d, max_indegree=max_indegree,
-                              weight_range=weight_range, scale_range=scale_range,
-                              intercepts=False))
+    latent = draw(linear_scms("gaussian", graph=dags(d, d, max_indegree, prefix="z"),
+                              weight_range=weight_range, scale_range=scale_range, intercepts=False))
     order = draw(hst.permutations(latent.graph.nodes))
     if not 0 <= missing_interventions < d:
         raise CausalError(f"missing_interventions must be in [0, {d}), got {missing_interventions}")
