@@ -13,7 +13,8 @@ from pyro.distributions.transforms import LowerCholeskyAffine
 from torch.distributions.transforms import AffineTransform, IndependentTransform
 
 from .base import Mechanism
-from .heads import FLOW, LOCATION_SCALE, scale_transform
+from .heads import FLOW, scale_transform
+from .location_scale import LocationScale
 from .spline import RQSplineTransform, spline_param_count
 
 __all__ = ["AffineFlow", "RootFlow", "SplineFlow"]
@@ -25,7 +26,7 @@ def _base(shape: torch.Size, like: torch.Tensor, event_dims: int):
     return base.to_event(event_dims) if event_dims else base
 
 
-class AffineFlow(Mechanism):
+class AffineFlow(LocationScale):
     """``x = f(pa) + g(pa) * U`` written as a flow: ``TransformedDistribution(N(0,1), affine)``.
 
     The same law as :class:`~causalppl.mechanisms.LocationScale`, in flow form.
@@ -36,16 +37,8 @@ class AffineFlow(Mechanism):
         'TransformedDistribution'
     """
 
-    kind = LOCATION_SCALE
-
-    @property
-    def width(self) -> int:
-        return 2
-
     def distribution(self, raw, loc=0.0, scale=1.0):
-        out = self.split(raw)
-        shift = loc + scale * out[..., 0]
-        mult = scale * scale_transform(out[..., 1])
+        shift, mult = self.shift_and_scale(raw, loc, scale)
         ev = 0 if self.dim is None else 1
         shape = torch.broadcast_shapes(shift.shape, mult.shape)
         return dist.TransformedDistribution(_base(shape, shift, ev), [AffineTransform(shift, mult, event_dim=ev)])

@@ -27,7 +27,11 @@ class LocationScale(Mechanism):
     def width(self) -> int:
         return 2
 
-    def distribution(self, raw, loc=0.0, scale=1.0):
+    def shift_and_scale(self, raw, loc=0.0, scale=1.0):
+        """``(f, g)`` in data units: the MLP's two heads, rescaled by the standardisation."""
         out = self.split(raw)
-        fn = dist.Normal(loc + scale * out[..., 0], scale * scale_transform(out[..., 1]))
+        return loc + scale * out[..., 0], scale * scale_transform(out[..., 1])
+
+    def distribution(self, raw, loc=0.0, scale=1.0):
+        fn = dist.Normal(*self.shift_and_scale(raw, loc, scale))
         return fn if self.dim is None else fn.to_event(1)
