@@ -100,11 +100,10 @@ _NOISE_NAME = re.compile(r"^(u|U|eps|epsilon|noise)(_|$)|_(noise|u|U|eps)$")
 def exogenous_sites(sites: dict[str, dict], parents: dict[str, list[str]]) -> set[str]:
     """Sites that are exogenous noise rather than endogenous variables.
 
-    A site marked ``infer={"exogenous": True}`` (``False`` opts out). Otherwise, the
-    candidates of a ``pyro.deterministic`` site are its parentless parents that have no
-    other child; a lone candidate is its noise; among several, those named like noise
-    (``u_y``, ``U_y``, ``eps_y``, ``y_noise``) are, and none is when no name says so
-    (mark it explicitly then).
+    A site marked ``infer={"exogenous": True}`` (``False`` opts out). Otherwise, a
+    parentless parent of a ``pyro.deterministic`` site with no other child is its noise
+    when it is named like noise (``u_y``, ``U_y``, ``eps_y``, ``y_noise``); a real root
+    variable feeding a deterministic site (a latent, say) stays a node.
     """
     children = {n: [c for c in sites if n in parents[c]] for n in sites}
     out = {n for n, s in sites.items() if s["infer"].get("exogenous")}
@@ -116,9 +115,7 @@ def exogenous_sites(sites: dict[str, dict], parents: dict[str, list[str]]) -> se
             if sites[p]["infer"].get("exogenous") is None
             and not parents[p] and not _is_deterministic(sites[p]) and children[p] == [child]
         ]
-        if len(cands) > 1:
-            cands = [p for p in cands if _NOISE_NAME.search(p)]
-        out.update(cands)
+        out.update(p for p in cands if _NOISE_NAME.search(p))
     return out
 
 

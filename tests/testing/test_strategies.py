@@ -189,9 +189,8 @@ def test_segment_latent_models_sample_their_law(model, seed):
         zk = z[u == k]
         ratio = zk.var(0) / model.variances[k]
         assert torch.all((ratio - 1).abs() < 0.2)
-    if model.dim > 1:  # with one latent, cp.graph reads z0 as the exogenous noise of x
-        g = cp.graph(model.model, torch.tensor(0))
-        assert g.parents("x") == [f"z{i}" for i in range(model.dim)]
+    g = cp.graph(model.model, torch.tensor(0))  # latents are nodes, even a lone one
+    assert g.parents("x") == [f"z{i}" for i in range(model.dim)]
 
 
 @HEAVY
