@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import torch
@@ -54,7 +55,9 @@ def check_evidence_value(value, fn, name: str) -> torch.Tensor:
         value = torch.as_tensor(value)
     except (TypeError, ValueError, RuntimeError) as e:
         raise EvidenceError(f"evidence for site {name!r} is not a number or tensor") from e
-    if value.is_floating_point() and not torch.isfinite(value).all():
+    # A finite sum means every entry is finite (one reduction instead of a mask and a reduction);
+    # an overflowing sum falls back to the exact check.
+    if value.is_floating_point() and not math.isfinite(value.sum()) and not torch.isfinite(value).all():
         raise EvidenceError(f"evidence for site {name!r} contains NaN or inf")
     ev = tuple(fn.event_shape)
     if value.dim() < len(ev) or tuple(value.shape[value.dim() - len(ev):]) != ev:
@@ -63,13 +66,20 @@ def check_evidence_value(value, fn, name: str) -> torch.Tensor:
             f"match the site's event shape {ev}"
         )
     try:
-        torch.broadcast_shapes(value.shape, fn.batch_shape + fn.event_shape)
+        _broadcastable(value.shape, fn.batch_shape + fn.event_shape)
     except RuntimeError as e:
         raise EvidenceError(
             f"evidence for site {name!r} has shape {tuple(value.shape)}, which does not broadcast "
             f"with the site's shape {tuple(fn.batch_shape + fn.event_shape)}"
         ) from e
     return value.to(site_dtype(fn))
+
+
+def _broadcastable(a: torch.Size, b: torch.Size) -> None:
+    """``torch.broadcast_shapes`` without its overhead on the common case (raises RuntimeError)."""
+    for x, y in zip(reversed(a), reversed(b)):
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"shapes {tuple(a)} and {tuple(b)} do not broadcast")
 
 
 def site_dtype(fn) -> torch.dtype:

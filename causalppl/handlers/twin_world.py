@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import pyro
@@ -48,6 +49,8 @@ class TwinWorldMessenger(Messenger):
         factual_actions: interventions in the factual world (paired potential outcomes,
             as :func:`causalppl.effect` uses; evidence is then read in the intervened world).
         weigh: accumulate ``log_weight`` (off saves the log-densities when nothing reads them).
+        checked_evidence: ``evidence`` was already validated and shaped against the program's
+            sites (as the queries do); skips checking it again at every site.
 
     Example:
         >>> import torch, pyro, pyro.distributions as dist
@@ -69,6 +72,7 @@ class TwinWorldMessenger(Messenger):
         factual_actions: Mapping[str, object] | None = None,
         keep_dims: tuple[int, ...] = (),
         weigh: bool = True,
+        checked_evidence: bool = False,
     ):
         super().__init__()
         if dim >= 0:
@@ -80,6 +84,7 @@ class TwinWorldMessenger(Messenger):
         self.dim = dim
         self.keep_dims = tuple(keep_dims)
         self.weigh = weigh
+        self.checked_evidence = checked_evidence
         self._plate = pyro.plate("world", 2, dim=dim)
 
     def __enter__(self):
@@ -115,7 +120,9 @@ class TwinWorldMessenger(Messenger):
         observed = name in self.evidence or msg["is_observed"]
         if observed:
             obs = self.evidence.get(name, msg["value"])
-            obs = check_evidence_value(obs, fn, name).expand(batch_shape + event_shape)
+            if not (self.checked_evidence and name in self.evidence):
+                obs = check_evidence_value(obs, fn, name)
+            obs = obs.expand(batch_shape + event_shape)
             if not nm.invertible:
                 raise NonInvertibleError(getattr(nm, "why", None) or f"site {name!r} is not invertible")
             ev_dim = self.dim - len(event_shape)
@@ -157,9 +164,8 @@ class TwinWorldMessenger(Messenger):
 
     def _cf_mask(self, batch_shape, event_shape, world: int = COUNTERFACTUAL) -> torch.Tensor:
         """True in ``world``; broadcasts against ``batch_shape + event_shape``."""
-        shape = [1] * (len(batch_shape) + len(event_shape))
-        shape[len(batch_shape) + self.dim] = 2
-        return (torch.arange(2) == world).reshape(shape)
+        rank = len(batch_shape) + len(event_shape)
+        return _world_mask(rank, rank - len(event_shape) + self.dim, world)
 
     def _intervene(self, action, world, name, fn, value, batch_shape, event_shape):
         target = action(value) if callable(action) else action
@@ -172,6 +178,13 @@ class TwinWorldMessenger(Messenger):
         if dims:
             lp = lp.sum(dims, keepdim=True)
         self.log_weight = self.log_weight + lp
+
+
+@functools.lru_cache(maxsize=256)
+def _world_mask(rank: int, axis: int, world: int) -> torch.Tensor:
+    shape = [1] * rank
+    shape[axis] = 2
+    return (torch.arange(2) == world).reshape(shape)
 
 
 def _factual(t: torch.Tensor, dim: int) -> torch.Tensor:

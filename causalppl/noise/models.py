@@ -57,9 +57,16 @@ class NoiseModel:
 class LocScaleNoise(NoiseModel):
     """``x = loc + scale * u`` with ``u`` from the family's standard member."""
 
-    def __init__(self, fn, loc, scale, standard: Distribution):
+    def __init__(self, fn, loc, scale, standard):
         super().__init__(fn)
-        self.loc, self.scale, self.standard = loc, scale, standard
+        self.loc, self.scale = loc, scale
+        self._standard = standard  # the family's loc-0 scale-1 member, or a factory of it
+
+    @property
+    def standard(self) -> Distribution:
+        if not isinstance(self._standard, Distribution):
+            self._standard = self._standard()  # built lazily: abduction never needs it
+        return self._standard
 
     def noise_dist(self, batch_shape):
         return self.standard.expand(batch_shape)

@@ -66,7 +66,7 @@ def noise_model(fn: tdist.Distribution, site: str = "?") -> NoiseModel:
     if isinstance(fn, dist.Delta):
         return DeltaNoise(fn, fn.v)
     if isinstance(fn, _LOC_SCALE):
-        return LocScaleNoise(fn, fn.loc, fn.scale, _standard(fn))
+        return LocScaleNoise(fn, fn.loc, fn.scale, lambda: _standard(fn))
     if isinstance(fn, tdist.Uniform):
         zero = torch.zeros((), dtype=fn.low.dtype)
         return LocScaleNoise(fn, fn.low, fn.high - fn.low, dist.Uniform(zero, zero + 1))

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import pyro.distributions as dist
 import torch
 from pyro.distributions.torch_distribution import MaskedDistribution
+from pyro.poutine.messenger import Messenger
+from pyro.poutine.util import site_is_subsample
 
 from ..errors import EvidenceError, UnknownSiteError
 from ..graph.extract import exogenous_sites, sample_sites, trace_sites
 from ..handlers.condition import check_evidence_value
 
-__all__ = ["ProgramInfo", "probe", "seeded"]
+__all__ = ["ProgramInfo", "SiteRecorder", "probe", "probed", "seeded"]
 
 
 @dataclass
@@ -23,6 +26,7 @@ class ProgramInfo:
     sites: dict[str, dict]
     first_free_dim: int  # the first batch dim (negative) left of every plate the model uses
     _read_parents: Callable[[], dict[str, list[str]]]
+    from_cache: bool = field(default=False, compare=False)
 
     @cached_property
     def parents(self) -> dict[str, list[str]]:
@@ -67,6 +71,22 @@ class ProgramInfo:
                 out.add(n)
         return out
 
+    def confirm(self, nodes: dict[str, dict]) -> None:
+        """Raise :class:`StaleProbe` when a cached probe disagrees with a query's sites
+        (``Trace.nodes`` or :attr:`SiteRecorder.nodes`)."""
+        if not self.from_cache:
+            return
+        run = [(n, s) for n, s in nodes.items() if _is_model_site(s)]
+        if [n for n, _ in run] != list(self.sites):
+            raise StaleProbe("the program's sites changed")
+        for name, site in run:
+            fn, then = site["fn"], self.sites[name]["fn"]
+            k = len(then.batch_shape)
+            frames = {f.dim: f.name for f in site["cond_indep_stack"] if f.vectorized and f.dim > self.first_free_dim}
+            if (fn.event_shape != then.event_shape or fn.batch_shape[len(fn.batch_shape) - k:] != then.batch_shape
+                    or frames != self.frames(name)):
+                raise StaleProbe(f"site {name!r} changed shape or plates")
+
     def check_names(self, names, role: str) -> None:
         missing = set(names) - set(self.sites)
         if missing:
@@ -92,12 +112,98 @@ class ProgramInfo:
         )
 
 
-def probe(model, args=(), kwargs=None) -> ProgramInfo:
-    """One cheap trace of ``model``: sites, shapes, plates; the graph is read lazily."""
+def probe(model, args=(), kwargs=None, *, cache: bool = True) -> ProgramInfo:
+    """One cheap trace of ``model``: sites, shapes, plates; the graph is read lazily.
+
+    The sites of a model called with no arguments (or hashable ones) are cached per model
+    object and default dtype, so a query loop does not pay a second run of the program per
+    call. A cached answer is only a guess: queries run through :func:`probed`, which checks
+    the query's own trace against it and starts over with a fresh probe on any mismatch.
+    The graph (``parents``) is never cached: it is re-read when a query needs it.
+    """
     kwargs = kwargs or {}
+    key = _cache_key(args, kwargs)
+    per_model = _per_model(model) if cache and key is not None else None
+    if per_model is not None and key in per_model:
+        sites, first_free = per_model[key]
+        return ProgramInfo(sites, first_free, _parents_reader(model, args, kwargs), from_cache=True)
     sites = sample_sites(model, args, kwargs)
     dims = [f.dim for s in sites.values() for f in s["cond_indep_stack"] if f.vectorized]
-    return ProgramInfo(sites, min(dims, default=0) - 1, lambda: trace_sites(model, *args, **kwargs)[1])
+    info = ProgramInfo(sites, min(dims, default=0) - 1, _parents_reader(model, args, kwargs))
+    if per_model is not None:
+        per_model[key] = (sites, info.first_free_dim)
+    return info
+
+
+class StaleProbe(Exception):
+    """A query run disagrees with a cached probe (internal: :func:`probed` re-probes)."""
+
+
+def probed(model, args, kwargs, query: Callable[[ProgramInfo], object]):
+    """``query(info)`` with a cached probe when there is one; once more with a fresh probe when
+    the cached one was stale (the query raised, or its trace disagreed via :meth:`confirm`)."""
+    info = probe(model, args, kwargs)
+    if not info.from_cache:
+        return query(info)
+    try:
+        return query(info)
+    except Exception:  # noqa: BLE001 - any failure on a cached guess is retried on a fresh probe
+        _evict(model)
+        return query(probe(model, args, kwargs, cache=False))
+
+
+def _parents_reader(model, args, kwargs):
+    return lambda: trace_sites(model, *args, **kwargs)[1]
+
+
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _per_model(model) -> dict | None:
+    try:
+        return _CACHE.setdefault(model, {})
+    except TypeError:  # not weak-referenceable or not hashable: no caching
+        return None
+
+
+def _evict(model) -> None:
+    try:
+        _CACHE.pop(model, None)
+    except TypeError:
+        pass
+
+
+def _cache_key(args, kwargs):
+    """Arguments that fix a program's structure, or ``None`` when they cannot be keyed safely."""
+    parts = []
+    for v in (*args, *sorted(kwargs.items())):
+        v = v[1] if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) else v
+        if isinstance(v, torch.Tensor):
+            parts.append(("tensor", tuple(v.shape), v.dtype))
+        elif isinstance(v, (int, float, str, bool, type(None))):
+            parts.append(v)
+        else:
+            return None
+    return (torch.get_default_dtype(), tuple(sorted(kwargs)), tuple(parts))
+
+
+class SiteRecorder(Messenger):
+    """A lighter ``poutine.trace`` for queries: keeps each sample site's message, uncopied.
+
+    ``nodes`` maps names to the final messages in execution order, as ``Trace.nodes`` does.
+    """
+
+    def __enter__(self):
+        self.nodes: dict[str, dict] = {}
+        return super().__enter__()
+
+    def _pyro_post_sample(self, msg):
+        self.nodes[msg["name"]] = msg
+
+
+def _is_model_site(site) -> bool:
+    return (site["type"] == "sample" and not site["infer"].get("_cp_internal")
+            and not site_is_subsample(site))
 
 
 @contextmanager
@@ -107,5 +213,8 @@ def seeded(seed: int | None):
         yield
         return
     with torch.random.fork_rng():
-        torch.manual_seed(seed)
+        if torch.accelerator.is_available():
+            torch.manual_seed(seed)
+        else:  # the CPU generator alone: skips queueing lazy seeds for absent accelerators
+            torch.default_generator.manual_seed(seed)
         yield

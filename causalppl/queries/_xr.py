@@ -46,9 +46,11 @@ def to_dataset(values: dict[str, torch.Tensor], info, lead: list[tuple[str, int,
             else:
                 dims.append(None)
                 sizes.append(1)
-        value = value.expand(tuple(sizes) + tuple(value.shape[rank_here:]))
+        if list(value.shape[:rank_here]) != sizes:
+            value = value.expand(tuple(sizes) + tuple(value.shape[rank_here:]))
         keep = [i for i, d in enumerate(dims) if d is not None]
-        value = value.reshape([value.shape[i] for i in keep] + list(value.shape[rank_here:]))
+        if len(keep) < rank_here:
+            value = value.reshape([value.shape[i] for i in keep] + list(value.shape[rank_here:]))
         names = [dims[i] for i in keep] + [f"{name}_dim_{i}" for i in range(ev)]
         data_vars[name] = (names, _numpy(value))
     return xr.Dataset(data_vars, coords=coords or {}, attrs=attrs or {})

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 import pyro
-import pyro.poutine as poutine
 import torch
 import xarray as xr
 
@@ -14,7 +14,7 @@ from ..handlers.condition import condition as condition_handler
 from ..handlers.twin_world import TwinWorldMessenger
 from ..inference.abduction import resample, svi_noise_posterior
 from ..noise import noise_model
-from ._program import probe, seeded
+from ._program import SiteRecorder, probed, seeded
 from ._xr import to_dataset
 
 __all__ = ["counterfactual", "plan_abduction"]
@@ -91,63 +91,70 @@ def counterfactual(
     if not isinstance(num_samples, int) or num_samples < 1:
         raise CausalError(f"num_samples must be a positive int, got {num_samples!r}")
 
-    with seeded(seed):
-        info = probe(model, model_args, model_kwargs)
-        info.check_names(evidence, "evidence")
-        info.check_names(do, "intervention")
-        placed, units = _place_all(info, evidence, "evidence")
-        actions, action_units = _place_all(info, do, "intervention", callables=True)
-        units = _same_units(units | action_units)
-        for name in evidence:
-            nm = noise_model(info.sites[name]["fn"], name)
-            if not nm.invertible:
-                raise NonInvertibleError(getattr(nm, "why", None) or f"site {name!r} is not invertible")
-        latent = plan_abduction(info, set(evidence))
-        method = _choose(abduction, latent)
+    def query(info):
+        with seeded(seed):
+            return _counterfactual(info, model, evidence, do, num_samples, abduction, num_particles,
+                                   svi_steps, svi_lr, model_args, model_kwargs)
 
-        unit_dim = info.first_free_dim if units else None
-        sample_dim = info.first_free_dim - (1 if units else 0)
-        world_dim = sample_dim - 1
-        keep = (sample_dim,) + ((unit_dim,) if units else ())
+    values, info, lead, found = probed(model, model_args, model_kwargs, query)
+    attrs = dict(query="counterfactual", abduction=found.pop("abduction"), do=repr(dict(do)),
+                 evidence=",".join(evidence), seed=-1 if seed is None else seed, **found)
+    return to_dataset(values, info, lead, coords={"world": WORLDS}, attrs=attrs)
 
-        def run(num, noise=None):
-            tw = TwinWorldMessenger(actions, placed, noise=noise, dim=world_dim, keep_dims=keep,
-                                    weigh=method == "importance")
-            with poutine.trace() as tr, tw, pyro.plate("sample", num, dim=sample_dim):
-                _with_units(model, units, unit_dim)(*model_args, **model_kwargs)
-            return tr.trace, tw
 
-        attrs = {}
-        if method == "svi":
-            conditioned = _with_units(condition_handler(model, placed), units, unit_dim)
-            noise = svi_noise_posterior(
-                lambda: conditioned(*model_args, **model_kwargs), latent, info,
-                num_samples=num_samples, sample_dim=sample_dim, steps=svi_steps, lr=svi_lr,
-            )
-            trace, tw = run(num_samples, noise)
-        elif method == "importance":
-            particles = num_particles or max(20 * num_samples, 2000)
-            trace, tw = run(particles)
-            index, ess = resample(_weights(tw.log_weight, particles, units, sample_dim, unit_dim), num_samples)
-            attrs["ess_min"] = float(ess.min())
-        else:
-            trace, tw = run(num_samples)
+def _counterfactual(info, model, evidence, do, num_samples, abduction, num_particles, svi_steps, svi_lr,
+                    model_args, model_kwargs):
+    info.check_names(evidence, "evidence")
+    info.check_names(do, "intervention")
+    placed, units = _place_all(info, evidence, "evidence")
+    actions, action_units = _place_all(info, do, "intervention", callables=True)
+    units = _same_units(units | action_units)
+    for name in evidence:
+        nm = noise_model(info.sites[name]["fn"], name)
+        if not nm.invertible:
+            raise NonInvertibleError(getattr(nm, "why", None) or f"site {name!r} is not invertible")
+    latent = plan_abduction(info, set(evidence))
+    method = _choose(abduction, latent)
 
-    values = {n: trace.nodes[n]["value"] for n in info.endogenous}
+    unit_dim = info.first_free_dim if units else None
+    sample_dim = info.first_free_dim - (1 if units else 0)
+    world_dim = sample_dim - 1
+    keep = (sample_dim,) + ((unit_dim,) if units else ())
+
+    def run(num, noise=None):
+        tw = TwinWorldMessenger(actions, placed, noise=noise, dim=world_dim, keep_dims=keep,
+                                weigh=method == "importance", checked_evidence=True)
+        # One sample needs no plate (its dim is size 1 by broadcasting): one fewer handler per site.
+        sample_plate = pyro.plate("sample", num, dim=sample_dim) if num > 1 else contextlib.nullcontext()
+        with SiteRecorder() as rec, tw, sample_plate:
+            _with_units(model, units, unit_dim)(*model_args, **model_kwargs)
+        info.confirm(rec.nodes)
+        return rec.nodes, tw
+
+    attrs = {}
+    if method == "svi":
+        conditioned = _with_units(condition_handler(model, placed), units, unit_dim)
+        noise = svi_noise_posterior(
+            lambda: conditioned(*model_args, **model_kwargs), latent, info,
+            num_samples=num_samples, sample_dim=sample_dim, steps=svi_steps, lr=svi_lr,
+        )
+        trace, tw = run(num_samples, noise)
+    elif method == "importance":
+        particles = num_particles or max(20 * num_samples, 2000)
+        trace, tw = run(particles)
+        index, ess = resample(_weights(tw.log_weight, particles, units, sample_dim, unit_dim), num_samples)
+        attrs["ess_min"] = float(ess.min())
+    else:
+        trace, tw = run(num_samples)
+
+    values = {n: trace[n]["value"] for n in info.endogenous}
     if method == "importance":
         values = {n: _gather(v, index, sample_dim, unit_dim, len(info.event_shape(n))) for n, v in values.items()}
     lead = [("world", world_dim, 2), ("sample", sample_dim, num_samples)]
     if units:
         lead.append(("unit", unit_dim, units))
-    attrs.update(
-        query="counterfactual",
-        abduction=method,
-        do=repr(dict(do)),
-        evidence=",".join(evidence),
-        seed=-1 if seed is None else seed,
-        mechanisms=";".join(f"{k}={v}" for k, v in tw.mechanisms.items()),
-    )
-    return to_dataset(values, info, lead, coords={"world": WORLDS}, attrs=attrs)
+    attrs.update(abduction=method, mechanisms=";".join(f"{k}={v}" for k, v in tw.mechanisms.items()))
+    return values, info, lead, attrs
 
 
 def _choose(abduction: str, latent: list[str]) -> str:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pyro
-import pyro.poutine as poutine
 
 from ..errors import CausalError, UnsupportedDistributionError
 from ..handlers.twin_world import TwinWorldMessenger
-from ._program import probe, seeded
+from ._program import SiteRecorder, probed, seeded
 from .sample import sample
 
 __all__ = ["effect"]
@@ -43,23 +42,24 @@ def effect(
     """
     model_kwargs = model_kwargs or {}
     baseline = dict(baseline or {})
-    with seeded(seed):
-        info = probe(model, model_args, model_kwargs)
+    def query(info):
         if outcome not in info.sites:
             raise CausalError(f"outcome {outcome!r} is not a site of the program; sites: {info.names}")
         info.check_names(do, "intervention")
         info.check_names(baseline, "intervention")
         sample_dim = info.first_free_dim
         tw = TwinWorldMessenger(do, dim=sample_dim - 1, factual_actions=baseline)
-        try:
-            with poutine.trace() as tr, tw, pyro.plate("sample", num_samples, dim=sample_dim):
-                model(*model_args, **model_kwargs)
-        except UnsupportedDistributionError:
-            return _unpaired(model, outcome, do, baseline, num_samples, seed, model_args, model_kwargs)
-    y = tr.trace.nodes[outcome]["value"].double()
-    diff = (y.narrow(sample_dim - 1 - len(info.event_shape(outcome)), 1, 1)
-            - y.narrow(sample_dim - 1 - len(info.event_shape(outcome)), 0, 1)).mean()
-    return float(diff.detach())
+        with seeded(seed), SiteRecorder() as rec, tw, pyro.plate("sample", num_samples, dim=sample_dim):
+            model(*model_args, **model_kwargs)
+        info.confirm(rec.nodes)
+        y = rec.nodes[outcome]["value"].double()
+        world = sample_dim - 1 - len(info.event_shape(outcome))
+        return float((y.narrow(world, 1, 1) - y.narrow(world, 0, 1)).mean().detach())
+
+    try:
+        return probed(model, model_args, model_kwargs, query)
+    except UnsupportedDistributionError:
+        return _unpaired(model, outcome, do, baseline, num_samples, seed, model_args, model_kwargs)
 
 
 def _unpaired(model, outcome, do, baseline, num_samples, seed, model_args, model_kwargs) -> float:
