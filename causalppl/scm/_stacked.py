@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..mechanisms.bank import ACTIVATIONS, stacked_mlp
+from ..mechanisms.blocked_mlp import blocked_mlp, worth_blocking
 from ..mechanisms.heads import ADDITIVE, FLOW, additive_scale, scale_transform
 from ..mechanisms.spline import rq_spline, spline_param_count
 
@@ -93,6 +94,7 @@ class Snapshot:
             self.weights = [params[f"weight_{i}"] for i in range(bank.num_layers)]
             self.biases = [params[f"bias_{i}"] for i in range(bank.num_layers)]
             self.raw_scale = params.get("raw_scale")
+            self.act_name = bank.activation
             self.act = ACTIVATIONS[bank.activation]
 
     def layers(self, g: Group) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor | None]:
@@ -120,6 +122,8 @@ def snapshot(scm) -> Snapshot:
 
 
 def _mlp(snap: Snapshot, h: torch.Tensor, weights, biases) -> torch.Tensor:
+    if worth_blocking(h, weights):  # large CPU batches: cache-sized row blocks, same numbers
+        return blocked_mlp(h, weights, biases, snap.act_name)
     return stacked_mlp(h, weights, biases, snap.act)
 
 

@@ -5,16 +5,19 @@ The generic path is the Pyro program itself: per-site log densities of a trace,
 both worlds, and ``cp.counterfactual(..., abduction="exact")``.
 """
 
+import contextlib
+
 import pyro
 import pyro.poutine as poutine
 import pytest
 import torch
-from causalppl.kernels import use_backend
 from hypothesis import given
 from hypothesis import strategies as hst
 
 import causalppl as cp
 from causalppl.handlers.twin_world import TwinWorldMessenger
+from causalppl.kernels import use_backend
+from causalppl.mechanisms import blocked_mlp
 from causalppl.noise import noise_model
 from causalppl.scm import NeuralSCM
 from causalppl.testing import strategies as cst
@@ -88,22 +91,38 @@ def _do(draw, scm):
     return do
 
 
-@given(scms())
-def test_log_prob_equals_pyro_trace(drawn):
+@contextlib.contextmanager
+def _path(name):
+    """``"blocked"``: the row-blocked MLP (:mod:`causalppl.mechanisms.blocked_mlp`) on every
+    batch, in blocks of 4 rows (6 units: two blocks, the second padded)."""
+    saved = blocked_mlp.ROWS, blocked_mlp._MIN_ELEMENTS
+    if name == "blocked":
+        blocked_mlp.ROWS, blocked_mlp._MIN_ELEMENTS = 4, 0
+    try:
+        yield
+    finally:
+        blocked_mlp.ROWS, blocked_mlp._MIN_ELEMENTS = saved
+
+
+@pytest.mark.parametrize("path", ["stacked", "blocked"])
+@given(drawn=scms())
+def test_log_prob_equals_pyro_trace(path, drawn):
     scm, _ = drawn
-    with torch.no_grad():
+    with torch.no_grad(), _path(path):
         values = _values(_trace(scm), scm)
         tr = _trace(scm, data=values)
         reference = sum(tr.nodes[v]["fn"].log_prob(tr.nodes[v]["value"]) for v in scm.nodes)
         _close(scm.log_prob(values), reference, "log_prob")
 
 
-@given(scms())
-def test_log_prob_gradients_equal_pyro_trace(drawn):
+@pytest.mark.parametrize("path", ["stacked", "blocked"])
+@given(drawn=scms())
+def test_log_prob_gradients_equal_pyro_trace(path, drawn):
     scm, _ = drawn
     values = {k: v for k, v in _values(_trace(scm), scm).items()}
     params = list(scm.parameters())
-    fast = torch.autograd.grad(scm.log_prob(values).sum(), params, allow_unused=True)
+    with _path(path):
+        fast = torch.autograd.grad(scm.log_prob(values).sum(), params, allow_unused=True)
     tr = _trace(scm, data=values)
     slow = torch.autograd.grad(tr.log_prob_sum(), params, allow_unused=True)
     for a, b in zip(fast, slow):
@@ -113,10 +132,11 @@ def test_log_prob_gradients_equal_pyro_trace(drawn):
             _close(a, b, "gradient")
 
 
-@given(scms())
-def test_abduction_equals_per_site_noise_model(drawn):
+@pytest.mark.parametrize("path", ["stacked", "blocked"])
+@given(drawn=scms())
+def test_abduction_equals_per_site_noise_model(path, drawn):
     scm, seed = drawn
-    with torch.no_grad():
+    with torch.no_grad(), _path(path):
         values = _values(_trace(scm), scm)
         tr = _trace(scm, data=values)
         u = scm.abduct(values, seed=seed)

@@ -1,0 +1,61 @@
+"""The row-blocked stacked MLP equals the reference ``stacked_mlp``: values and every gradient."""
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as hst
+
+from causalppl.mechanisms.bank import ACTIVATIONS, stacked_mlp
+from causalppl.mechanisms.blocked_mlp import blocked_mlp, worth_blocking
+from causalppl.testing import strategies as cst
+
+
+@hst.composite
+def networks(draw):
+    """Random stacked nets: M nets, B rows (ragged against the block size), widths, depth."""
+    seed = draw(cst.seeds())
+    g = torch.Generator().manual_seed(seed)
+    nets, batch, rows = draw(hst.integers(1, 5)), draw(hst.integers(1, 40)), draw(hst.integers(1, 9))
+    widths = [draw(hst.integers(1, 4))] + draw(hst.lists(hst.integers(1, 7), min_size=0, max_size=2)) + [
+        draw(hst.integers(1, 3))]
+    weights = [torch.randn(nets, a, b, generator=g) for a, b in zip(widths, widths[1:])]
+    biases = [torch.randn(nets, b, generator=g) for b in widths[1:]]
+    h = torch.randn(nets, batch, widths[0], generator=g)
+    return h, weights, biases, rows, draw(hst.sampled_from(sorted(ACTIVATIONS)))
+
+
+@given(networks())
+def test_values_and_gradients_equal_the_reference(net):
+    h, weights, biases, rows, act = net
+    leaves = [t.clone().requires_grad_() for t in [h, *weights, *biases]]
+    depth = len(weights)
+    grad_out = torch.randn(h.shape[0], h.shape[1], weights[-1].shape[-1], generator=torch.Generator().manual_seed(1))
+
+    def run(fn):
+        hh, ws, bs = leaves[0], leaves[1:1 + depth], leaves[1 + depth:]
+        out = fn(hh, ws, bs)
+        return out, torch.autograd.grad(out, leaves, grad_out)
+
+    ref, ref_grads = run(lambda hh, ws, bs: stacked_mlp(hh, ws, bs, ACTIVATIONS[act]))
+    out, grads = run(lambda hh, ws, bs: blocked_mlp(hh, ws, bs, act, rows=rows))
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
+    for name, a, b in zip(["input"] + [f"weight_{i}" for i in range(depth)] + [f"bias_{i}" for i in range(depth)],
+                          grads, ref_grads):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11, msg=lambda m, name=name: f"{name}: {m}")
+
+
+def test_without_gradients_it_is_a_plain_forward():
+    h = torch.randn(2, 10, 3)
+    ws, bs = [torch.randn(2, 3, 4), torch.randn(2, 4, 1)], [torch.randn(2, 4), torch.randn(2, 1)]
+    with torch.no_grad():
+        torch.testing.assert_close(blocked_mlp(h, ws, bs, "tanh", rows=3), stacked_mlp(h, ws, bs, torch.tanh))
+
+
+@pytest.mark.parametrize(("nets", "batch", "width", "expected"), [
+    (50, 4096, 64, True),   # 13M activations per layer: far out of cache
+    (20, 256, 64, False),   # 0.3M: the reference is as fast
+    (50, 64, 512, False),   # one block only
+])
+def test_worth_blocking_only_for_large_cpu_batches(nets, batch, width, expected):
+    h = torch.empty(nets, batch, 3)
+    assert worth_blocking(h, [torch.empty(nets, 3, width), torch.empty(nets, width, 1)]) is expected
