@@ -32,7 +32,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -m slow
 
 test-kernels: $(STAMP)
-	CAUSALPPL_KERNELS=interpret $(PY) -m pytest -q -p no:cacheprovider -m "interpreter" kernels tests/kernels
+	CAUSALPPL_KERNELS=interpret $(PY) -m pytest -q -p no:cacheprovider -m "interpreter" kernels tests
 
 bench: $(STAMP)
 	$(VENV)/bin/causalppl bench all

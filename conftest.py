@@ -29,9 +29,28 @@ def _float64_and_fresh_param_store():
 
 
 def pytest_collection_modifyitems(config, items):
-    if torch.cuda.is_available():
-        return
-    skip = pytest.mark.skip(reason="needs a CUDA device")
+    """One Triton mode per process (kernels/README.md): fix it before any test imports Triton,
+    then skip the tests this process cannot run, wherever they live.
+
+    Interpreted when ``TRITON_INTERPRET`` is set, ``CAUSALPPL_KERNELS=interpret``
+    (``make test-kernels``) or there is no CUDA; compiled otherwise. ``interpreter`` tests
+    (which call ``use_backend("interpret")``) need the first, ``gpu`` tests the second.
+    """
+    import importlib.util
+
+    from causalppl.kernels import _backend
+
+    if importlib.util.find_spec("triton") is None:
+        mode = None
+    else:
+        if _backend.process_mode() is None:
+            asked = os.environ.get("TRITON_INTERPRET", "").strip().lower() in ("1", "true", "on", "yes")
+            asked = asked or os.environ.get("CAUSALPPL_KERNELS", "").strip().lower() == "interpret"
+            _backend._import_triton(interpret=asked or not torch.cuda.is_available())
+        mode = _backend.process_mode()
     for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+        if "interpreter" in item.keywords and mode != "interpret":
+            item.add_marker(pytest.mark.skip(reason="Triton is compiled (or absent) in this process; run "
+                                                    "`make test-kernels`"))
+        if "gpu" in item.keywords and (mode != "compiled" or not torch.cuda.is_available()):
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA device with Triton compiled in this process"))

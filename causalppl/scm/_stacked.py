@@ -98,9 +98,7 @@ class Snapshot:
             self.act = ACTIVATIONS[bank.activation]
 
     def layers(self, g: Group) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor | None]:
-        """The group's weight and bias slices, and raw additive scales."""
-        if g.nets is None:
-            return self.weights, self.biases, self.raw_scale
+        """The group's weight and bias slices, and additive noise scales ``[M', 1]``."""
         if torch.is_grad_enabled():
             return self._slice(g.nets)
         version = tuple(t._version for t in self.weights + self.biases) + tuple(
@@ -113,8 +111,14 @@ class Snapshot:
         return hit[1]
 
     def _slice(self, nets):
-        rs = self.raw_scale.index_select(0, nets) if self.raw_scale is not None else None
-        return [w.index_select(0, nets) for w in self.weights], [b.index_select(0, nets) for b in self.biases], rs
+        rs = self.raw_scale
+        if nets is None:
+            weights, biases = self.weights, self.biases
+        else:
+            weights = [w.index_select(0, nets) for w in self.weights]
+            biases = [b.index_select(0, nets) for b in self.biases]
+            rs = rs.index_select(0, nets) if rs is not None else None
+        return weights, biases, (additive_scale(rs[:, 0]).unsqueeze(-1) if rs is not None else None)
 
 
 def snapshot(scm) -> Snapshot:
@@ -129,12 +133,12 @@ def _mlp(snap: Snapshot, h: torch.Tensor, weights, biases) -> torch.Tensor:
 
 def raw(snap: Snapshot, g: Group, X: torch.Tensor):
     """Raw outputs ``[M', B, W]`` of the group's nets on feature rows ``X [B, F]``, and its
-    raw additive scales.
+    additive noise scales ``[M', 1]``.
 
     Root nodes read no parents, so their outputs do not depend on the row: they are
     computed on one row and broadcast (what the Pyro program does too).
     """
-    weights, biases, raw_scale = snap.layers(g)
+    weights, biases, fixed_scale = snap.layers(g)
     r, m, batch = g.roots, len(g.nodes), X.shape[0]
     parts = []
     if r:
@@ -148,13 +152,12 @@ def raw(snap: Snapshot, g: Group, X: torch.Tensor):
         if r:
             weights, biases = [w[r:] for w in weights], [b[r:] for b in biases]
         parts.append(_mlp(snap, h, weights, biases))
-    return (parts[0] if len(parts) == 1 else torch.cat(parts)), raw_scale
+    return (parts[0] if len(parts) == 1 else torch.cat(parts)), fixed_scale
 
 
-def _loc_scale(g: Group, out: torch.Tensor, raw_scale):
+def _loc_scale(g: Group, out: torch.Tensor, fixed):
     loc = out[..., 0]
     if g.any_additive:
-        fixed = additive_scale(raw_scale[:, 0]).unsqueeze(-1)
         if g.kind == ADDITIVE:
             return loc, fixed
     learned = scale_transform(out[..., 1])
@@ -167,8 +170,8 @@ def _spline_params(snap: Snapshot, out: torch.Tensor) -> torch.Tensor:
 
 def abduct_bank(snap: Snapshot, g: Group, outputs, x: torch.Tensor):
     """Noise ``u`` and log-density (model units) ``[M', B]`` of standardised values ``x``."""
-    out, raw_scale = outputs
-    loc, scale = _loc_scale(g, out, raw_scale)
+    out, fixed_scale = outputs
+    loc, scale = _loc_scale(g, out, fixed_scale)
     z = (x - loc) / scale
     u, logdet = z, None
     if g.kind == FLOW:
@@ -185,8 +188,8 @@ def abduct_bank(snap: Snapshot, g: Group, outputs, x: torch.Tensor):
 
 def push_bank(snap: Snapshot, g: Group, outputs, u: torch.Tensor) -> torch.Tensor:
     """Standardised values ``[M', B]`` the group's mechanisms give noise ``u``."""
-    out, raw_scale = outputs
-    loc, scale = _loc_scale(g, out, raw_scale)
+    out, fixed_scale = outputs
+    loc, scale = _loc_scale(g, out, fixed_scale)
     z = u
     if g.kind == FLOW:
         z = rq_spline(u, _spline_params(snap, out), snap.bound)[0]
