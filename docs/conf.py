@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -62,7 +63,9 @@ _copy_tutorials()
 # a subpackage is documented without touching the docs.
 API_OUT = DOCS / "generated" / "api"
 NOT_API = {"bench"}  # benchmark scripts: run through ``causalppl bench``, not imported
-MODULES = ["causalppl.errors"]  # public plain modules (the others are packages)
+# Public plain modules (the others are packages). A module with a page of its own is linked,
+# not documented again, from the package that exports it (``causalppl.testing.strategies``).
+MODULES = ["causalppl.errors", "causalppl.testing.assertions", "causalppl.testing.strategies"]
 
 
 def _subpackages() -> list[str]:
@@ -95,7 +98,8 @@ def _has_identity(obj) -> bool:
 def _api_page(modname: str, documented: dict[int, str]) -> str:
     """One subpackage's page. An object already documented under another name (most often a
     top-level ``cp.*`` re-export) is linked, not documented twice: two descriptions of one
-    class make Sphinx's cross-references ambiguous."""
+    class make Sphinx's cross-references ambiguous. The linked names get a table of their own
+    (no stub pages), so every name in ``__all__`` appears on the page with its summary."""
     module = importlib.import_module(modname)
     parent, _, leaf = modname.rpartition(".")
     # ``causalppl.graph`` is also the function ``cp.graph``: index the function, not the module.
@@ -107,7 +111,7 @@ def _api_page(modname: str, documented: dict[int, str]) -> str:
     for name in _public_names(module):
         obj = getattr(module, name)
         if _has_identity(obj) and id(obj) in documented:
-            elsewhere.append(f"``{name}`` (:py:obj:`{documented[id(obj)]}`)")
+            elsewhere.append(documented[id(obj)])
             continue
         if _has_identity(obj):
             documented[id(obj)] = f"{modname}.{name}"
@@ -116,18 +120,23 @@ def _api_page(modname: str, documented: dict[int, str]) -> str:
         lines += ["", f".. currentmodule:: {modname}", "", ".. autosummary::", "   :toctree: ..", ""]
         lines += [f"   {name}" for name in own]
     if elsewhere:
-        lines += ["", "Also exported here, documented under another name: " + ", ".join(elsewhere) + "."]
+        lines += ["", "Also exported here, documented elsewhere:", "", ".. autosummary::", ""]
+        # autosummary refuses a name under the current module spelled in full (a submodule).
+        lines += [f"   ~{target.removeprefix(modname + '.')}" for target in elsewhere]
     return "\n".join(lines) + "\n"
 
 
-def _write_api_pages() -> None:
+def _write_api_pages() -> list[str]:
+    """Write the pages; returns their paths relative to ``docs/``."""
     API_OUT.mkdir(parents=True, exist_ok=True)
     documented = {
         id(obj): f"causalppl.{name}"
         for name in causalppl.__all__
         if _has_identity(obj := getattr(causalppl, name))
     }
-    pages = {f"{m}.rst": _api_page(m, documented) for m in _subpackages()}
+    modules = _subpackages()
+    documented.update({id(importlib.import_module(m)): m for m in modules if m in MODULES})
+    pages = {f"{m}.rst": _api_page(m, documented) for m in modules}
     for stale in API_OUT.glob("*.rst"):
         if stale.name not in pages:
             stale.unlink()
@@ -135,9 +144,31 @@ def _write_api_pages() -> None:
         path = API_OUT / name
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
+    _remove_stale_stubs([(DOCS / "api.rst").read_text(), *pages.values()])
+    return [str(API_OUT.relative_to(DOCS) / name) for name in sorted(pages)]
 
 
-_write_api_pages()
+def _remove_stale_stubs(sources: list[str]) -> None:
+    """Delete the stub pages in ``generated/`` that no autosummary table asks for any more (a
+    renamed or moved name): autosummary never removes them, and a stale stub is a duplicate
+    description or a page outside every toctree, both errors under ``-W``. All the toctree
+    tables (api.rst, the pages above) write their stubs to ``generated/``."""
+    wanted: set[str] = set()
+    for text in sources:
+        current = ""
+        for match in re.finditer(r"^\.\. currentmodule:: (\S+)$|^\.\. autosummary::\n((?:[ \t]+.*\n|\n)+)", text, re.M):
+            if match[1]:
+                current = match[1]
+                continue
+            entries = [line.strip() for line in match[2].splitlines() if line.strip()]
+            if any(e.startswith(":toctree:") for e in entries):
+                wanted |= {f"{current}.{e.lstrip('~')}" for e in entries if not e.startswith(":")}
+    for stub in (DOCS / "generated").glob("*.rst"):
+        if stub.stem not in wanted:
+            stub.unlink()
+
+
+API_PAGES = _write_api_pages()
 
 # ``.py`` is a notebook suffix here (jupytext), so every other .py under docs/ is excluded.
 exclude_patterns = ["_build", "_templates", "conf.py", "jupyter_execute", ".jupyter_cache", "**/.ipynb_checkpoints"]
@@ -145,7 +176,10 @@ templates_path = ["_templates"]
 root_doc = "index"
 
 # -- API reference ---------------------------------------------------------------------------
-autosummary_generate = True
+# The files whose autosummary tables get stub pages, listed rather than ``True``: on an
+# incremental build ``True`` means the documents found by the *previous* build, so a page
+# that _write_api_pages just added would get no stubs.
+autosummary_generate = ["api.rst", *API_PAGES]
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"

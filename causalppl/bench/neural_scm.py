@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> None:
         r = _ours(*problem, hidden=ours_hidden, activation=activation, steps=50 if quick else 600,
                   repeat=2 if quick else 7)
         ours[activation] = r
-        table_rows.append([f"causalppl NeuralSCM (additive, MLP {ours_hidden}, {activation}; {r['steps']} Adam steps of 512 rows)",
+        label = f"causalppl NeuralSCM (additive, MLP {ours_hidden}, {activation}; {r['steps']} Adam steps of 512 rows)"
+        table_rows.append([label,
                            r["fit_s"], r["rmse"], n_units / r["cf_s"], r["single_s"] * 1e3])
     python = None if args.skip_dowhy else _dowhy_python(args.dowhy_python)
     note = ""

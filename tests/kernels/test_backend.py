@@ -4,9 +4,9 @@ import os
 
 import pytest
 import torch
-from causalppl.kernels import _backend, backend, precision, use_backend
 
 from causalppl.errors import CausalError
+from causalppl.kernels import _backend, backend, precision, use_backend
 
 
 def test_default_follows_cuda(monkeypatch):

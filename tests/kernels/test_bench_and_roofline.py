@@ -1,10 +1,10 @@
 """The kernels benchmark runs end to end (quick sizes), and the roofline counts add up."""
 
 import pytest
-from causalppl.kernels import roofline
 
 from causalppl.bench import kernels as bench
 from causalppl.bench._kernels_gpu import gpu_sections
+from causalppl.kernels import roofline
 
 
 def test_quick_benchmark_writes_its_results_file(tmp_path):

@@ -2,13 +2,12 @@
 
 import pytest
 import torch
-from causalppl.kernels import decoder_forward, use_backend
-from causalppl.kernels.decoder import reference
-from causalppl.kernels.testing import assert_close_fp32, random_decoder
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from causalppl.errors import CausalError
+from causalppl.kernels import decoder_forward, use_backend
+from causalppl.kernels.decoder import reference
+from causalppl.kernels.testing import assert_close_fp32, random_decoder
 
 
 def test_reference_is_the_layer_chain():
@@ -56,26 +55,15 @@ def check_decoder(s, backend_name, device="cpu"):
         assert_close_fp32(g, w, rtol=5e-5, name=f"gradient of input {i}")
 
 
-@pytest.mark.interpreter
-@settings(max_examples=20)
-@given(decoder_shapes(max_batch=150, max_width=33, max_out=70))
-def test_fused_decoder_matches_reference(s):
-    check_decoder(s, "interpret")
+DECODER_CASES = {  # kernel_case: (max_examples, shapes)
+    "interpret": (20, decoder_shapes(max_batch=150, max_width=33, max_out=70)),
+    "interpret-many": (40, decoder_shapes(max_batch=256, max_width=64, max_out=300)),
+    "gpu": (20, decoder_shapes(max_batch=4096, max_width=256, max_out=3000)),
+}
 
 
-@pytest.mark.interpreter
-@pytest.mark.slow
-@settings(max_examples=40)
-@given(decoder_shapes(max_batch=256, max_width=64, max_out=300))
-def test_fused_decoder_matches_reference_many(s):
-    check_decoder(s, "interpret")
-
-
-@pytest.mark.gpu
-@settings(max_examples=20)
-@given(decoder_shapes(max_batch=4096, max_width=256, max_out=3000))
-def test_gpu_fused_decoder_matches_reference(s):
-    check_decoder(s, "triton", device="cuda")
+def test_fused_decoder_matches_reference(kernel_case):
+    kernel_case(check_decoder, DECODER_CASES)
 
 
 def test_decoder_bad_input_names_the_argument():

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-from causalppl.kernels import mechanism_forward, mechanism_sample, topological_levels
-from causalppl.kernels.testing import random_mechanism
 
 from causalppl.errors import CausalError
+from causalppl.kernels import mechanism_forward, mechanism_sample, topological_levels
+from causalppl.kernels.testing import random_mechanism
 
 
 @pytest.fixture

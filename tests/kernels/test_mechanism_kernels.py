@@ -6,28 +6,32 @@ compared with the float64 reference within fp32 tolerances (``assert_close_fp32`
 
 import pytest
 import torch
+from hypothesis import strategies as st
+
 from causalppl.kernels import mechanism_forward, mechanism_sample, use_backend
 from causalppl.kernels.mechanism import kernel_supports, reference
 from causalppl.kernels.testing import assert_close_fp32, random_mechanism
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 OUTPUTS = ("loc", "scale", "u", "log_prob")
 
 
-def kernel_shapes(max_batch, max_nodes, max_hidden):
+def mechanism_shapes(max_batch, max_nodes, max_parents, max_hidden, **extra):
+    """A random stacked mechanism and batch (what ``draw`` reads), then the ``extra`` entries."""
     return st.fixed_dictionaries({
         "seed": st.integers(0, 2**31 - 1),
         "batch": st.integers(1, max_batch),
         "nodes": st.integers(1, max_nodes),
-        "max_parents": st.integers(1, 4),
+        "max_parents": st.integers(1, max_parents),
         "hidden": st.lists(st.integers(1, max_hidden), max_size=2).map(tuple),
         "outputs": st.sampled_from([1, 2]),
         "activation": st.sampled_from(["tanh", "relu", "silu"]),
-        "soft_mask": st.booleans(),
-        "used": st.sets(st.sampled_from(OUTPUTS), min_size=1),
-        "x_grad": st.booleans(),
+        **extra,
     })
+
+
+def kernel_shapes(max_batch, max_nodes, max_hidden):
+    return mechanism_shapes(max_batch, max_nodes, 4, max_hidden, soft_mask=st.booleans(),
+                            used=st.sets(st.sampled_from(OUTPUTS), min_size=1), x_grad=st.booleans())
 
 
 def draw(s, device="cpu"):
@@ -65,31 +69,18 @@ def check_forward_and_gradients(s, backend_name, device="cpu"):
         assert_close_fp32(g, w, rtol=5e-5, name=f"gradient of input {i}")
 
 
-@pytest.mark.interpreter
-@settings(max_examples=20)
-@given(kernel_shapes(max_batch=150, max_nodes=5, max_hidden=33))
-def test_forward_and_gradients_match_reference(s):
-    check_forward_and_gradients(s, "interpret")
+FORWARD_CASES = {  # kernel_case: (max_examples, shapes)
+    "interpret": (20, kernel_shapes(max_batch=150, max_nodes=5, max_hidden=33)),
+    "interpret-many": (40, kernel_shapes(max_batch=256, max_nodes=8, max_hidden=32)),
+    "gpu": (20, kernel_shapes(max_batch=5000, max_nodes=12, max_hidden=128)),
+}
 
 
-@pytest.mark.interpreter
-@pytest.mark.slow
-@settings(max_examples=40)
-@given(kernel_shapes(max_batch=256, max_nodes=8, max_hidden=32))
-def test_forward_and_gradients_match_reference_many(s):
-    check_forward_and_gradients(s, "interpret")
+def test_forward_and_gradients_match_reference(kernel_case):
+    kernel_case(check_forward_and_gradients, FORWARD_CASES)
 
 
-sample_shapes = st.fixed_dictionaries({
-    "seed": st.integers(0, 2**31 - 1),
-    "batch": st.integers(1, 150),
-    "nodes": st.integers(1, 6),
-    "max_parents": st.integers(1, 3),
-    "hidden": st.lists(st.integers(1, 20), max_size=2).map(tuple),
-    "outputs": st.sampled_from([1, 2]),
-    "activation": st.sampled_from(["tanh", "relu", "silu"]),
-    "intervene": st.sampled_from(["none", "nodes", "rows"]),
-})
+sample_shapes = mechanism_shapes(150, 6, 3, 20, intervene=st.sampled_from(["none", "nodes", "rows"]))
 
 
 def check_sampling(s, backend_name, device="cpu"):
@@ -114,11 +105,8 @@ def check_sampling(s, backend_name, device="cpu"):
         assert_close_fp32(got, want, rtol=5e-5, name=f"x ({variant})")
 
 
-@pytest.mark.interpreter
-@settings(max_examples=15)
-@given(sample_shapes)
-def test_sampling_variants_match_reference(s):
-    check_sampling(s, "interpret")
+def test_sampling_variants_match_reference(kernel_case):
+    kernel_case(check_sampling, {"interpret": (15, sample_shapes), "gpu": (20, sample_shapes)})
 
 
 @pytest.mark.interpreter
@@ -166,17 +154,3 @@ def test_networks_outside_the_kernels_run_the_reference(hidden):
     assert all(torch.equal(g, w) for g, w in zip(got, want))
     assert torch.equal(sampled, reference.mechanism_sample(x, *net.args(), "relu", net.order,
                                                            net.scale))
-
-
-@pytest.mark.gpu
-@settings(max_examples=20)
-@given(kernel_shapes(max_batch=5000, max_nodes=12, max_hidden=128))
-def test_gpu_forward_and_gradients_match_reference(s):
-    check_forward_and_gradients(s, "triton", device="cuda")
-
-
-@pytest.mark.gpu
-@settings(max_examples=20)
-@given(sample_shapes)
-def test_gpu_sampling_variants_match_reference(s):
-    check_sampling(s, "triton", device="cuda")

@@ -4,11 +4,12 @@ import math
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
 from causalppl.kernels import mechanism_forward, mechanism_sample, scale_transform, use_backend
 from causalppl.kernels.mechanism import reference
 from causalppl.kernels.testing import random_mechanism
-from hypothesis import given
-from hypothesis import strategies as st
 
 shapes = st.fixed_dictionaries({
     "seed": st.integers(0, 2**31 - 1),

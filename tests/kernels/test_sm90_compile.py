@@ -5,6 +5,7 @@ Slow: each compile runs Triton's full pipeline and ptxas (seconds), in a fresh p
 """
 
 import pytest
+
 from causalppl.kernels import _aot
 
 pytestmark = pytest.mark.slow

@@ -104,18 +104,28 @@ def _path(name):
         blocked_mlp.ROWS, blocked_mlp._MIN_ELEMENTS = saved
 
 
-@pytest.mark.parametrize("path", ["stacked", "blocked"])
+@contextlib.contextmanager
+def _observed(scm, path="stacked"):
+    """On ``path``, without autograd: values drawn by running the program, and its trace
+    conditioned on them."""
+    with torch.no_grad(), _path(path):
+        values = _values(_trace(scm), scm)
+        yield values, _trace(scm, data=values)
+
+
+PATHS = pytest.mark.parametrize("path", ["stacked", "blocked"])  # the fast path's variants (_path)
+
+
+@PATHS
 @given(drawn=scms())
 def test_log_prob_equals_pyro_trace(path, drawn):
     scm, _ = drawn
-    with torch.no_grad(), _path(path):
-        values = _values(_trace(scm), scm)
-        tr = _trace(scm, data=values)
+    with _observed(scm, path) as (values, tr):
         reference = sum(tr.nodes[v]["fn"].log_prob(tr.nodes[v]["value"]) for v in scm.nodes)
         _close(scm.log_prob(values), reference, "log_prob")
 
 
-@pytest.mark.parametrize("path", ["stacked", "blocked"])
+@PATHS
 @given(drawn=scms())
 def test_log_prob_gradients_equal_pyro_trace(path, drawn):
     scm, _ = drawn
@@ -132,13 +142,11 @@ def test_log_prob_gradients_equal_pyro_trace(path, drawn):
             _close(a, b, "gradient")
 
 
-@pytest.mark.parametrize("path", ["stacked", "blocked"])
+@PATHS
 @given(drawn=scms())
 def test_abduction_equals_per_site_noise_model(path, drawn):
     scm, seed = drawn
-    with torch.no_grad(), _path(path):
-        values = _values(_trace(scm), scm)
-        tr = _trace(scm, data=values)
+    with _observed(scm, path) as (values, tr):
         u = scm.abduct(values, seed=seed)
         for v in scm.nodes:
             nm = noise_model(tr.nodes[v]["fn"], v)
@@ -210,9 +218,7 @@ def test_sample_fast_is_seeded_typed_and_in_support(drawn):
 @given(scms())
 def test_per_node_log_prob_equals_each_site(drawn):
     scm, _ = drawn
-    with torch.no_grad():
-        values = _values(_trace(scm), scm)
-        tr = _trace(scm, data=values)
+    with _observed(scm) as (values, tr):
         per_node = scm.log_prob(values, per_node=True)
         assert list(per_node) == scm.nodes
         for v in scm.nodes:

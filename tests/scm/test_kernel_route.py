@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-from causalppl.kernels import use_backend
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
+from causalppl.kernels import use_backend
 from causalppl.scm import NeuralSCM, kernel_route
 from causalppl.testing import strategies as cst
 
