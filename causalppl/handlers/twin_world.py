@@ -40,6 +40,8 @@ class TwinWorldMessenger(Messenger):
     factual world, which importance sampling uses when some noise is latent.
 
     Put this handler outside every ``pyro.plate`` (it must see the broadcast site).
+    After a run, ``sites`` holds every sample site's message in execution order (as a
+    trace's ``nodes`` would, uncopied) and ``noise`` each site's exogenous noise.
 
     Args:
         actions: ``{site: value or callable}`` applied in the counterfactual world.
@@ -92,6 +94,7 @@ class TwinWorldMessenger(Messenger):
         self.log_weight = torch.zeros(())
         self.noise: dict[str, torch.Tensor] = {}
         self.mechanisms: dict[str, str] = {}
+        self.sites: dict[str, dict] = {}  # every sample site's message, in execution order
         out = super().__enter__()
         self._plate.__enter__()
         return out
@@ -103,6 +106,7 @@ class TwinWorldMessenger(Messenger):
     def _pyro_sample(self, msg):
         if site_is_subsample(msg) or msg["infer"].get("_cp_internal"):
             return
+        self.sites[msg["name"]] = msg  # the live message: its value is final once this hook ran
         if msg["value"] is not None and not msg["is_observed"]:
             return
         fix_deterministic_event_dim(msg)

@@ -11,14 +11,13 @@ from functools import cached_property
 import pyro.distributions as dist
 import torch
 from pyro.distributions.torch_distribution import MaskedDistribution
-from pyro.poutine.messenger import Messenger
 from pyro.poutine.util import site_is_subsample
 
 from ..errors import EvidenceError, UnknownSiteError
 from ..graph.extract import exogenous_sites, sample_sites, trace_sites
 from ..handlers.condition import check_evidence_value
 
-__all__ = ["ProgramInfo", "SiteRecorder", "probe", "probed", "seeded"]
+__all__ = ["ProgramInfo", "probe", "probed", "seeded"]
 
 
 @dataclass
@@ -73,7 +72,7 @@ class ProgramInfo:
 
     def confirm(self, nodes: dict[str, dict]) -> None:
         """Raise :class:`StaleProbe` when a cached probe disagrees with a query's sites
-        (``Trace.nodes`` or :attr:`SiteRecorder.nodes`)."""
+        (``Trace.nodes`` or :attr:`TwinWorldMessenger.sites`)."""
         if not self.from_cache:
             return
         run = [(n, s) for n, s in nodes.items() if _is_model_site(s)]
@@ -185,20 +184,6 @@ def _cache_key(args, kwargs):
         else:
             return None
     return (torch.get_default_dtype(), tuple(sorted(kwargs)), tuple(parts))
-
-
-class SiteRecorder(Messenger):
-    """A lighter ``poutine.trace`` for queries: keeps each sample site's message, uncopied.
-
-    ``nodes`` maps names to the final messages in execution order, as ``Trace.nodes`` does.
-    """
-
-    def __enter__(self):
-        self.nodes: dict[str, dict] = {}
-        return super().__enter__()
-
-    def _pyro_post_sample(self, msg):
-        self.nodes[msg["name"]] = msg
 
 
 def _is_model_site(site) -> bool:

@@ -14,7 +14,7 @@ from ..handlers.condition import condition as condition_handler
 from ..handlers.twin_world import TwinWorldMessenger
 from ..inference.abduction import resample, svi_noise_posterior
 from ..noise import noise_model
-from ._program import SiteRecorder, probed, seeded
+from ._program import probed, seeded
 from ._xr import to_dataset
 
 __all__ = ["counterfactual", "plan_abduction"]
@@ -126,10 +126,10 @@ def _counterfactual(info, model, evidence, do, num_samples, abduction, num_parti
                                 weigh=method == "importance", checked_evidence=True)
         # One sample needs no plate (its dim is size 1 by broadcasting): one fewer handler per site.
         sample_plate = pyro.plate("sample", num, dim=sample_dim) if num > 1 else contextlib.nullcontext()
-        with SiteRecorder() as rec, tw, sample_plate:
+        with tw, sample_plate:
             _with_units(model, units, unit_dim)(*model_args, **model_kwargs)
-        info.confirm(rec.nodes)
-        return rec.nodes, tw
+        info.confirm(tw.sites)
+        return tw.sites, tw
 
     attrs = {}
     if method == "svi":

@@ -8,7 +8,7 @@ import pyro
 
 from ..errors import CausalError, UnsupportedDistributionError
 from ..handlers.twin_world import TwinWorldMessenger
-from ._program import SiteRecorder, probed, seeded
+from ._program import probed, seeded
 from .sample import sample
 
 __all__ = ["effect"]
@@ -49,10 +49,10 @@ def effect(
         info.check_names(baseline, "intervention")
         sample_dim = info.first_free_dim
         tw = TwinWorldMessenger(do, dim=sample_dim - 1, factual_actions=baseline)
-        with seeded(seed), SiteRecorder() as rec, tw, pyro.plate("sample", num_samples, dim=sample_dim):
+        with seeded(seed), tw, pyro.plate("sample", num_samples, dim=sample_dim):
             model(*model_args, **model_kwargs)
-        info.confirm(rec.nodes)
-        y = rec.nodes[outcome]["value"].double()
+        info.confirm(tw.sites)
+        y = tw.sites[outcome]["value"].double()
         world = sample_dim - 1 - len(info.event_shape(outcome))
         return float((y.narrow(world, 1, 1) - y.narrow(world, 0, 1)).mean().detach())
 
