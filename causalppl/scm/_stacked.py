@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 
@@ -101,14 +102,18 @@ class Snapshot:
         """The group's weight and bias slices, and additive noise scales ``[M', 1]``."""
         if torch.is_grad_enabled():
             return self._slice(g.nets)
-        version = tuple(t._version for t in self.weights + self.biases) + tuple(
-            [self.raw_scale._version] if self.raw_scale is not None else [])
-        ident = tuple(id(t) for t in self.weights)
         hit = g.cache.get("layers")
-        if hit is None or hit[0] != (version, ident):
-            hit = ((version, ident), self._slice(g.nets))
+        if hit is None or hit[0] != self._key:
+            hit = (self._key, self._slice(g.nets))
             g.cache["layers"] = hit
         return hit[1]
+
+    @cached_property
+    def _key(self) -> tuple:
+        """Which tensors, at which in-place versions: read once per snapshot (one call), not
+        once per group (a level-by-level query asks for a group per level)."""
+        tensors = self.weights + self.biases + ([self.raw_scale] if self.raw_scale is not None else [])
+        return tuple(t._version for t in tensors), tuple(id(t) for t in self.weights)
 
     def _slice(self, nets):
         rs = self.raw_scale
