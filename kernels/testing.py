@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Mechanism", "assert_close_fp32", "random_decoder", "random_mechanism"]
+__all__ = ["Mechanism", "assert_close_fp32", "assert_gradients_close", "random_decoder", "random_mechanism"]
 
 
 @dataclass
@@ -120,3 +120,23 @@ def assert_close_fp32(got: torch.Tensor, want: torch.Tensor, rtol: float = 2e-5,
         raise AssertionError(
             f"{name}: max error {float(err.max()):.3g} > {bound:.3g} (rtol {rtol} of the "
             f"reference's max magnitude {float(want.abs().max()):.3g})")
+
+
+def assert_gradients_close(got: torch.Tensor, want: torch.Tensor, inputs, rtol: float = 5e-5,
+                           allow_unused: bool = False) -> None:
+    """Assert the gradients of the scalar ``got`` (a kernel's loss) wrt ``inputs`` match those
+    of ``want`` (the reference's), each by :func:`assert_close_fp32`. With ``allow_unused``,
+    an input the reference loss does not depend on must get no gradient, or zeros, from the
+    kernel too; without it, autograd raises for such an input.
+
+    Example:
+        >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
+        >>> assert_gradients_close((x * x).sum(), (x ** 2).sum(), [x])
+    """
+    grads_want = torch.autograd.grad(want, inputs, allow_unused=allow_unused)
+    grads_got = torch.autograd.grad(got, inputs, allow_unused=allow_unused)
+    for i, (g, w) in enumerate(zip(grads_got, grads_want)):
+        if w is None:  # e.g. no output that depends on it was used
+            assert g is None or bool((g == 0).all()), f"gradient of input {i}: expected none"
+            continue
+        assert_close_fp32(g, w, rtol=rtol, name=f"gradient of input {i}")

@@ -16,7 +16,7 @@ from ..errors import DuplicateSiteError
 from ..handlers.deterministic import DeterministicShapeMessenger
 from .causal_graph import CausalGraph
 
-__all__ = ["graph", "trace_sites", "sample_sites", "exogenous_sites", "UniqueSites"]
+__all__ = ["graph", "trace_sites", "sample_sites", "exogenous_sites", "is_model_site", "UniqueSites"]
 
 
 class UniqueSites(Messenger):
@@ -47,6 +47,11 @@ class _TrackProvenance(Messenger):
             msg["value"] = ProvenanceTensor(detach_provenance(value), frozenset({msg["name"]}))
 
 
+def is_model_site(site) -> bool:
+    """A sample site of the program itself: not a plate's subsample site, not one causalppl added."""
+    return site["type"] == "sample" and not site_is_subsample(site) and not site["infer"].get("_cp_internal")
+
+
 def trace_sites(model, *args, **kwargs) -> tuple[dict[str, dict], dict[str, list[str]]]:
     """Trace ``model`` once; returns ``(sites, parents)`` for every sample site.
 
@@ -70,7 +75,7 @@ def _trace(model, args, kwargs, track: bool):
     sites = {
         name: site
         for name, site in tr.trace.nodes.items()
-        if site["type"] == "sample" and not site_is_subsample(site) and not site["infer"].get("_cp_internal")
+        if is_model_site(site)
     }
     if not track:
         return sites, None

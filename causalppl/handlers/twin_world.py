@@ -12,7 +12,6 @@ from pyro.poutine.util import site_is_subsample
 
 from ..errors import CausalError, EvidenceError, NonInvertibleError
 from ..noise import noise_model
-from ..noise.models import LocScaleNoise
 from ._factory import make_handler
 from .condition import check_evidence_value
 from .deterministic import fix_deterministic_event_dim
@@ -142,7 +141,7 @@ class TwinWorldMessenger(Messenger):
                     )
                 value = torch.where(self._cf_mask(batch_shape, event_shape), pushed, obs)
             else:
-                u = _abduct_factual(nm, obs, self.dim - len(nm.noise_event_shape))
+                u = nm.abduct_slice(obs, self.dim - len(nm.noise_event_shape), FACTUAL)
                 pushed = nm.push(u)
                 if pushed.is_floating_point():
                     # Factual slice is the evidence exactly; the counterfactual slice moves by
@@ -190,15 +189,6 @@ def _world_mask(rank: int, axis: int, world: int) -> torch.Tensor:
     shape = [1] * rank
     shape[axis] = 2
     return (torch.arange(2) == world).reshape(shape)
-
-
-def _abduct_factual(nm, obs: torch.Tensor, dim: int) -> torch.Tensor:
-    """The noise that explains ``obs`` in the factual world. Location-scale sites (the common
-    case) abduct on the factual slice alone: the same numbers for half the arithmetic."""
-    if type(nm) is LocScaleNoise and isinstance(nm.loc, torch.Tensor) and isinstance(nm.scale, torch.Tensor) \
-            and min(obs.dim(), nm.loc.dim(), nm.scale.dim()) >= -dim:
-        return (_factual(obs, dim) - _factual(nm.loc, dim)) / _factual(nm.scale, dim)
-    return _factual(nm.abduct(obs), dim)
 
 
 def _factual(t: torch.Tensor, dim: int) -> torch.Tensor:

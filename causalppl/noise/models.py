@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cached_property
+
 import pyro.distributions as dist
 import torch
 from torch.distributions import Distribution
@@ -50,6 +53,11 @@ class NoiseModel:
     def abduct(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def abduct_slice(self, x: torch.Tensor, dim: int, index: int) -> torch.Tensor:
+        """``abduct(x)`` narrowed to ``index`` along the (negative) dim ``dim`` of ``x``, kept
+        as a size-1 dim; a size-1 dim there stays as it is. Subclasses may skip the rest."""
+        return _narrow(self.abduct(x), dim, index)
+
     def describe(self) -> str:
         return type(self).__name__
 
@@ -57,16 +65,15 @@ class NoiseModel:
 class LocScaleNoise(NoiseModel):
     """``x = loc + scale * u`` with ``u`` from the family's standard member."""
 
-    def __init__(self, fn, loc, scale, standard):
+    def __init__(self, fn, loc, scale, make_standard: Callable[[], Distribution]):
         super().__init__(fn)
         self.loc, self.scale = loc, scale
-        self._standard = standard  # the family's loc-0 scale-1 member, or a factory of it
+        self._make_standard = make_standard
 
-    @property
+    @cached_property
     def standard(self) -> Distribution:
-        if not isinstance(self._standard, Distribution):
-            self._standard = self._standard()  # built lazily: abduction never needs it
-        return self._standard
+        """The family's loc-0 scale-1 member, built on first use (abduction never needs it)."""
+        return self._make_standard()
 
     def noise_dist(self, batch_shape):
         return self.standard.expand(batch_shape)
@@ -76,6 +83,14 @@ class LocScaleNoise(NoiseModel):
 
     def abduct(self, x):
         return (x - self.loc) / self.scale
+
+    def abduct_slice(self, x, dim, index):
+        # The slice alone: the same numbers as slicing the whole abduction, for its share of the work.
+        loc, scale = self.loc, self.scale
+        if isinstance(loc, torch.Tensor) and isinstance(scale, torch.Tensor) \
+                and min(x.dim(), loc.dim(), scale.dim()) >= -dim:
+            return (_narrow(x, dim, index) - _narrow(loc, dim, index)) / _narrow(scale, dim, index)
+        return super().abduct_slice(x, dim, index)
 
 
 class QuantileNoise(NoiseModel):
@@ -243,6 +258,10 @@ class GumbelMaxNoise(NoiseModel):
 
     def describe(self):
         return f"GumbelMax({self.kind})"
+
+
+def _narrow(t: torch.Tensor, dim: int, index: int) -> torch.Tensor:
+    return t.narrow(dim, index, 1) if t.shape[dim] > 1 else t
 
 
 def _dtype_of(fn) -> torch.dtype:

@@ -69,7 +69,7 @@ def noise_model(fn: tdist.Distribution, site: str = "?") -> NoiseModel:
         return LocScaleNoise(fn, fn.loc, fn.scale, lambda: _standard(fn))
     if isinstance(fn, tdist.Uniform):
         zero = torch.zeros((), dtype=fn.low.dtype)
-        return LocScaleNoise(fn, fn.low, fn.high - fn.low, dist.Uniform(zero, zero + 1))
+        return LocScaleNoise(fn, fn.low, fn.high - fn.low, lambda: dist.Uniform(zero, zero + 1))
     if isinstance(fn, tdist.MultivariateNormal):
         return MultivariateNormalNoise(fn)
     if isinstance(fn, tdist.Bernoulli):

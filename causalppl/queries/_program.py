@@ -11,10 +11,9 @@ from functools import cached_property
 import pyro.distributions as dist
 import torch
 from pyro.distributions.torch_distribution import MaskedDistribution
-from pyro.poutine.util import site_is_subsample
 
 from ..errors import EvidenceError, UnknownSiteError
-from ..graph.extract import exogenous_sites, sample_sites, trace_sites
+from ..graph.extract import exogenous_sites, is_model_site, sample_sites, trace_sites
 from ..handlers.condition import check_evidence_value
 
 __all__ = ["ProgramInfo", "probe", "probed", "seeded"]
@@ -75,7 +74,7 @@ class ProgramInfo:
         (``Trace.nodes`` or :attr:`TwinWorldMessenger.sites`)."""
         if not self.from_cache:
             return
-        run = [(n, s) for n, s in nodes.items() if _is_model_site(s)]
+        run = [(n, s) for n, s in nodes.items() if is_model_site(s)]
         if [n for n, _ in run] != list(self.sites):
             raise StaleProbe("the program's sites changed")
         for name, site in run:
@@ -175,8 +174,7 @@ def _evict(model) -> None:
 def _cache_key(args, kwargs):
     """Arguments that fix a program's structure, or ``None`` when they cannot be keyed safely."""
     parts = []
-    for v in (*args, *sorted(kwargs.items())):
-        v = v[1] if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) else v
+    for v in (*args, *(kwargs[k] for k in sorted(kwargs))):
         if isinstance(v, torch.Tensor):
             parts.append(("tensor", tuple(v.shape), v.dtype))
         elif isinstance(v, (int, float, str, bool, type(None))):
@@ -184,11 +182,6 @@ def _cache_key(args, kwargs):
         else:
             return None
     return (torch.get_default_dtype(), tuple(sorted(kwargs)), tuple(parts))
-
-
-def _is_model_site(site) -> bool:
-    return (site["type"] == "sample" and not site["infer"].get("_cp_internal")
-            and not site_is_subsample(site))
 
 
 @contextmanager
