@@ -1,14 +1,24 @@
-"""The stacked MLP of a mechanism bank, evaluated in cache-sized row blocks (the CPU fast path).
+"""The stacked MLP of a mechanism bank with a hand-written backward: the CPU fast path.
 
-:func:`~causalppl.mechanisms.bank.stacked_mlp` is the reference. It writes every layer's
-``[M, B, H]`` activations to memory and autograd reads them back several times; at large
-batches (50 nets x 4,096 rows x 64 units is 52 MB per layer) each of those passes streams
-main memory, and the stacked path ends up slower than a Python loop over nets whose
-``[B, H]`` intermediates stay in cache. Here the rows are cut into blocks of a few dozen,
-stored block-major (``[blocks, M, rows, H]``, so each block is contiguous), and the
-forward and the hand-written backward run block by block: every elementwise op and every
-matrix product touches a block that fits in L2. The arithmetic is the reference's, in the
-same order per row, so values and gradients agree to rounding (tested with hypothesis).
+:func:`~causalppl.mechanisms.bank.stacked_mlp` is the reference; autograd differentiates
+it with a ``bmm`` per product. Three things make that slow on a CPU, and this module
+avoids each while doing the reference's arithmetic (values and gradients agree to
+rounding, tested with hypothesis):
+
+* **Cache.** At large batches every layer's ``[M, B, H]`` activations (50 nets x 4,096
+  rows x 64 units is 52 MB) are written to memory and streamed back several times. Here
+  the rows are cut into blocks of :data:`ROWS`, stored block-major (``[blocks, M, rows,
+  H]``, each block contiguous), and forward and backward run block by block, so every
+  product and elementwise op touches a block that fits in L2.
+* **Narrow output layers.** A batched product with one or two output columns
+  (``[M, B, H] @ [M, H, 1]``, the location of an additive mechanism) takes MKL's slow
+  path: 3 to 10 times the time of the same product transposed (``[M, 1, H] @ [M, H, B]``).
+  The last layer is therefore computed and differentiated transposed; with one output
+  column its input gradient is an outer product, done as a broadcast multiply.
+* **tanh.** torch's CPU ``tanh`` costs about 2.6 ns per float32 element, ``sigmoid``
+  0.5 ns; ``tanh(x) = 2 sigmoid(2x) - 1`` is exact in real arithmetic and within a unit
+  in the last place of the output's magnitude in floating point. The backward reads the
+  saved output (``1 - y^2``), as the reference does.
 """
 
 from __future__ import annotations
@@ -18,25 +28,29 @@ import torch
 __all__ = ["ROWS", "blocked_mlp", "worth_blocking"]
 
 ROWS = 64  # rows per block: 50 nets x 64 rows x 64 units of float32 is 0.8 MB
-_MIN_ELEMENTS = 1 << 20  # below ~4 MB of activations per layer the reference is as fast
+_MIN_ELEMENTS = 1 << 20  # activations per layer from which the rows are cut into blocks
+_MIN_ROWS = 16  # below this the reference's fewer Python steps win (one-unit queries)
 
 
 def worth_blocking(h: torch.Tensor, weights) -> bool:
-    """Whether the blocked path pays off for input ``h [M, B, P]`` (CPU, large batches)."""
-    if h.device.type != "cpu" or h.shape[1] <= ROWS:
-        return False
+    """Whether this path pays off for input ``h [M, B, P]``: CPU tensors, a batch of rows."""
+    return h.device.type == "cpu" and h.shape[1] >= _MIN_ROWS
+
+
+def _block_rows(h: torch.Tensor, weights) -> int:
+    """:data:`ROWS` when a layer's activations outgrow the cache, else the whole batch."""
     width = max(w.shape[-1] for w in weights)
-    return h.shape[0] * h.shape[1] * width >= _MIN_ELEMENTS
+    return ROWS if h.shape[0] * h.shape[1] * width >= _MIN_ELEMENTS else h.shape[1]
 
 
 def blocked_mlp(h: torch.Tensor, weights, biases, activation: str, rows: int | None = None) -> torch.Tensor:
-    """``stacked_mlp(h, weights, biases, act)`` in row blocks, with a blocked backward.
+    """``stacked_mlp(h, weights, biases, act)`` in row blocks, with a hand-written backward.
 
     Args:
         h: inputs ``[M, B, P]``.
         weights: per-layer ``[M, in, out]``; biases: per-layer ``[M, out]``.
         activation: ``"tanh" | "relu" | "silu"`` after every hidden layer.
-        rows: rows per block (default :data:`ROWS`).
+        rows: rows per block (default: :data:`ROWS` for large batches, else all rows).
 
     Example:
         >>> from causalppl.mechanisms.bank import stacked_mlp, ACTIVATIONS
@@ -44,85 +58,118 @@ def blocked_mlp(h: torch.Tensor, weights, biases, activation: str, rows: int | N
         >>> h = torch.randn(3, 100, 2, generator=g)
         >>> ws = [torch.randn(3, 2, 8, generator=g), torch.randn(3, 8, 1, generator=g)]
         >>> bs = [torch.randn(3, 8, generator=g), torch.randn(3, 1, generator=g)]
-        >>> ref = stacked_mlp(h, ws, bs, ACTIVATIONS["silu"])
-        >>> bool(torch.allclose(blocked_mlp(h, ws, bs, "silu", rows=16), ref))
+        >>> ref = stacked_mlp(h, ws, bs, ACTIVATIONS["tanh"])
+        >>> bool(torch.allclose(blocked_mlp(h, ws, bs, "tanh", rows=16), ref, atol=1e-6))
         True
     """
-    return _BlockedMLP.apply(h, activation, rows or ROWS, *weights, *biases)
+    rows = rows or _block_rows(h, weights)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in [h, *weights, *biases]):
+        return _BlockedMLP.apply(h, activation, rows, *weights, *biases)
+    return _forward(h, activation, rows, weights, biases, keep=False)[0]
 
 
-def _activate(pre: torch.Tensor, activation: str, slope: torch.Tensor | None) -> torch.Tensor:
-    """The activation in place on ``pre``; silu also writes ``sigmoid(pre)`` to ``slope``
-    (its derivative is ``s + y (1 - s)``: saving ``s`` spares recomputing it backwards)."""
+def _activate(pre: torch.Tensor, activation: str, scratch: torch.Tensor) -> torch.Tensor:
+    """The activation of the block ``pre``. tanh and relu overwrite ``pre`` with their output
+    (their derivative reads it back); silu keeps ``pre`` and writes to ``scratch`` (its
+    derivative reads ``pre``, and the backward recomputes the output: saving a second
+    tensor per layer would cost more in memory traffic than one more elementwise pass)."""
     if activation == "tanh":
-        return pre.tanh_()
+        return pre.mul_(2).sigmoid_().mul_(2).sub_(1)  # tanh at a fifth of torch.tanh's cost
     if activation == "relu":
         return pre.relu_()
-    torch.sigmoid(pre, out=slope)
-    return pre.mul_(slope)
+    return torch.ops.aten.silu.out(pre, out=scratch)
 
 
-def _backprop_activation(grad: torch.Tensor, y: torch.Tensor, slope: torch.Tensor | None, activation: str):
-    """``grad * act'(pre)`` from the saved output ``y`` (and ``slope = sigmoid(pre)`` for silu)."""
-    if activation == "tanh":
-        return grad.mul_(1 - y * y)
+def _saved_output(saved: torch.Tensor, activation: str, scratch: torch.Tensor) -> torch.Tensor:
+    """A hidden layer's output from what :func:`_activate` left in ``saved``."""
+    return torch.ops.aten.silu.out(saved, out=scratch) if activation == "silu" else saved
+
+
+def _backprop_activation(grad: torch.Tensor, saved: torch.Tensor, activation: str, scratch: torch.Tensor):
+    """``grad *= act'(pre)`` in place: from the output for tanh and relu, from ``pre`` for silu.
+    Nothing is allocated: a fresh block-sized tensor per op costs page faults on every call."""
+    if activation == "tanh":  # g (1 - y^2) = g - g y^2
+        return grad.sub_(torch.mul(saved, saved, out=scratch).mul_(grad))
     if activation == "relu":
-        return grad.mul_(y > 0)
-    return grad.mul_(torch.addcmul(slope, y, 1 - slope))
+        return torch.ops.aten.threshold_backward.grad_input(grad, saved, 0, grad_input=grad)
+    return torch.ops.aten.silu_backward.grad_input(grad, saved, grad_input=grad)
+
+
+def _to_blocks(t: torch.Tensor, rows: int) -> torch.Tensor:
+    """``[M, B, W]`` -> block-major ``[blocks, M, rows, W]`` (zero-padded rows), contiguous."""
+    nets, batch, width = t.shape
+    blocks = -(-batch // rows)
+    if blocks * rows > batch:
+        t = torch.cat([t, t.new_zeros(nets, blocks * rows - batch, width)], 1)
+    return t.reshape(nets, blocks, rows, width).transpose(0, 1).contiguous()
+
+
+def _forward(h, activation, rows, weights, biases, keep: bool):
+    """Outputs ``[M, B, out]``, and when ``keep`` the blocked input and every hidden layer's
+    saved blocks (what :func:`_activate` leaves) for the backward; without ``keep`` each
+    layer reuses one block buffer."""
+    depth = len(weights)
+    hb = _to_blocks(h, rows)
+    blocks, nets = hb.shape[:2]
+    shapes = [(nets, rows, w.shape[-1]) for w in weights[:-1]]
+    saved = [h.new_empty(blocks if keep else 1, *shape) for shape in shapes]
+    scratch = [h.new_empty(shape) for shape in shapes]  # silu's outputs, one block at a time
+    w_last = weights[-1].transpose(1, 2)  # the last layer runs transposed: [M, out, in]
+    out_t = h.new_empty(blocks, nets, w_last.shape[1], rows)
+    bias = [b.unsqueeze(1) for b in biases[:-1]]
+    bias_last = biases[-1].unsqueeze(-1)
+    for c in range(blocks):
+        x = hb[c]
+        for i in range(depth - 1):
+            pre = torch.baddbmm(bias[i], x, weights[i], out=saved[i][c if keep else 0])
+            x = _activate(pre, activation, scratch[i])
+        torch.baddbmm(bias_last, w_last, x.transpose(1, 2), out=out_t[c])
+    out = out_t.permute(1, 0, 3, 2).reshape(nets, blocks * rows, -1)[:, : h.shape[1]]
+    return out, hb, saved
 
 
 class _BlockedMLP(torch.autograd.Function):
     @staticmethod
     def forward(ctx, h, activation, rows, *params):
         depth = len(params) // 2
-        weights, biases = params[:depth], params[depth:]
-        nets, batch, width = h.shape
-        blocks = -(-batch // rows)
-        pad = blocks * rows - batch
-        if pad:
-            h = torch.cat([h, h.new_zeros(nets, pad, width)], 1)
-        hb = h.reshape(nets, blocks, rows, width).transpose(0, 1).contiguous()
-        saved = [h.new_empty(blocks, nets, rows, w.shape[-1]) for w in weights[:-1]]
-        slopes = [torch.empty_like(t) if activation == "silu" else None for t in saved]
-        out = h.new_empty(blocks, nets, rows, weights[-1].shape[-1])
-        bias = [b.unsqueeze(1) for b in biases]
-        for c in range(blocks):
-            x = hb[c]
-            for i in range(depth - 1):
-                slope = slopes[i][c] if slopes[i] is not None else None
-                x = _activate(torch.baddbmm(bias[i], x, weights[i], out=saved[i][c]), activation, slope)
-            torch.baddbmm(bias[-1], x, weights[-1], out=out[c])
-        ctx.save_for_backward(hb, *saved, *weights, *[t for t in slopes if t is not None])
-        ctx.activation, ctx.batch, ctx.depth = activation, batch, depth
-        return out.transpose(0, 1).reshape(nets, blocks * rows, -1)[:, :batch]
+        out, hb, saved = _forward(h, activation, rows, params[:depth], params[depth:], keep=True)
+        ctx.save_for_backward(hb, *saved, *params[:depth])
+        ctx.activation, ctx.batch, ctx.depth = activation, h.shape[1], depth
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         depth, act = ctx.depth, ctx.activation
         hb, *rest = ctx.saved_tensors
-        saved, weights, slopes = rest[: depth - 1], rest[depth - 1: 2 * depth - 1], rest[2 * depth - 1:]
-        slopes = slopes or [None] * (depth - 1)
+        saved, weights = rest[: depth - 1], rest[depth - 1:]
         blocks, nets, rows, width = hb.shape
-        pad = blocks * rows - ctx.batch
-        if pad:
-            grad = torch.cat([grad, grad.new_zeros(nets, pad, grad.shape[-1])], 1)
-        gb_all = grad.reshape(nets, blocks, rows, -1).transpose(0, 1).contiguous()
-        g_w = [torch.zeros_like(w) for w in weights]
+        scratch = [hb.new_empty(t.shape[1:]) for t in saved]
+        g_last = _to_blocks(grad, rows).transpose(2, 3).contiguous()  # [blocks, M, out, rows]
+        g_w = [torch.zeros_like(w) for w in weights[:-1]]
         g_b = [w.new_zeros(nets, w.shape[-1]) for w in weights]
+        g_w_last = weights[-1].new_zeros(nets, weights[-1].shape[-1], weights[-1].shape[1])  # transposed
         want_input = ctx.needs_input_grad[0]
         g_h = torch.empty_like(hb) if want_input else None
         w_t = [w.transpose(1, 2).contiguous() for w in weights]  # once, not once per block
+        grads = [hb.new_empty(t.shape[1:]) for t in saved]  # d loss / d hidden layer i, per block
         for c in range(blocks):
-            g = gb_all[c]
             for i in range(depth - 1, -1, -1):
-                inp = hb[c] if i == 0 else saved[i - 1][c]
-                g_b[i] += g.sum(1)
-                g_w[i].baddbmm_(inp.transpose(1, 2), g)
+                inp = hb[c] if i == 0 else _saved_output(saved[i - 1][c], act, scratch[i - 1])
+                into = grads[i - 1] if i > 0 else (g_h[c] if want_input else None)
+                if i == depth - 1:
+                    gt = g_last[c]  # [M, out, rows]
+                    g_b[i] += gt.sum(-1)
+                    g_w_last.baddbmm_(gt, inp)
+                    if into is not None:  # one output column: an outer product
+                        g = (torch.mul(gt.transpose(1, 2), w_t[i], out=into) if gt.shape[1] == 1
+                             else torch.bmm(gt.transpose(1, 2), w_t[i], out=into))
+                else:
+                    g_b[i] += g.sum(1)
+                    g_w[i].baddbmm_(inp.transpose(1, 2), g)
+                    if into is not None:
+                        g = torch.bmm(g, w_t[i], out=into)
                 if i > 0:
-                    slope = slopes[i - 1][c] if slopes[i - 1] is not None else None
-                    g = _backprop_activation(torch.bmm(g, w_t[i]), saved[i - 1][c], slope, act)
-                elif want_input:
-                    torch.bmm(g, w_t[0], out=g_h[c])
+                    g = _backprop_activation(g, saved[i - 1][c], act, scratch[i - 1])
         if want_input:
             g_h = g_h.transpose(0, 1).reshape(nets, blocks * rows, width)[:, : ctx.batch]
-        return (g_h, None, None, *g_w, *g_b)
+        return (g_h, None, None, *g_w, g_w_last.transpose(1, 2), *g_b)

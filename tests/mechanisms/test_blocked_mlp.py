@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as hst
 
 from causalppl.mechanisms.bank import ACTIVATIONS, stacked_mlp
-from causalppl.mechanisms.blocked_mlp import blocked_mlp, worth_blocking
+from causalppl.mechanisms.blocked_mlp import ROWS, _block_rows, blocked_mlp, worth_blocking
 from causalppl.testing import strategies as cst
 
 
@@ -51,11 +51,12 @@ def test_without_gradients_it_is_a_plain_forward():
         torch.testing.assert_close(blocked_mlp(h, ws, bs, "tanh", rows=3), stacked_mlp(h, ws, bs, torch.tanh))
 
 
-@pytest.mark.parametrize(("nets", "batch", "width", "expected"), [
-    (50, 4096, 64, True),   # 13M activations per layer: far out of cache
-    (20, 256, 64, False),   # 0.3M: the reference is as fast
-    (50, 64, 512, False),   # one block only
+@pytest.mark.parametrize(("nets", "batch", "width", "worth", "rows"), [
+    (50, 4096, 64, True, ROWS),  # 13M activations per layer: far out of cache, blocks
+    (20, 256, 64, True, 256),    # 0.3M: one block (the backward and narrow layers still pay)
+    (50, 8, 512, False, 8),      # a handful of rows: the reference's fewer steps win
 ])
-def test_worth_blocking_only_for_large_cpu_batches(nets, batch, width, expected):
-    h = torch.empty(nets, batch, 3)
-    assert worth_blocking(h, [torch.empty(nets, 3, width), torch.empty(nets, width, 1)]) is expected
+def test_rows_are_blocked_only_for_large_cpu_batches(nets, batch, width, worth, rows):
+    h, weights = torch.empty(nets, batch, 3), [torch.empty(nets, 3, width), torch.empty(nets, width, 1)]
+    assert worth_blocking(h, weights) is worth
+    assert _block_rows(h, weights) == rows

@@ -93,15 +93,18 @@ def _do(draw, scm):
 
 @contextlib.contextmanager
 def _path(name):
-    """``"blocked"``: the row-blocked MLP (:mod:`causalppl.mechanisms.blocked_mlp`) on every
-    batch, in blocks of 4 rows (6 units: two blocks, the second padded)."""
-    saved = blocked_mlp.ROWS, blocked_mlp._MIN_ELEMENTS
+    """``"stacked"``: the reference stacked MLP (autograd) on every batch. ``"blocked"``: the
+    CPU path (:mod:`causalppl.mechanisms.blocked_mlp`) on every batch, in blocks of 4 rows
+    (6 units: two blocks, the second padded)."""
+    saved = blocked_mlp.ROWS, blocked_mlp._MIN_ELEMENTS, blocked_mlp._MIN_ROWS
     if name == "blocked":
-        blocked_mlp.ROWS, blocked_mlp._MIN_ELEMENTS = 4, 0
+        blocked_mlp.ROWS, blocked_mlp._MIN_ELEMENTS, blocked_mlp._MIN_ROWS = 4, 0, 1
+    else:
+        blocked_mlp._MIN_ROWS = 1 << 62
     try:
         yield
     finally:
-        blocked_mlp.ROWS, blocked_mlp._MIN_ELEMENTS = saved
+        blocked_mlp.ROWS, blocked_mlp._MIN_ELEMENTS, blocked_mlp._MIN_ROWS = saved
 
 
 @contextlib.contextmanager
