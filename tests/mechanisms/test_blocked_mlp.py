@@ -60,3 +60,21 @@ def test_rows_are_blocked_only_for_large_cpu_batches(nets, batch, width, worth, 
     h, weights = torch.empty(nets, batch, 3), [torch.empty(nets, 3, width), torch.empty(nets, width, 1)]
     assert worth_blocking(h, weights) is worth
     assert _block_rows(h, weights) == rows
+
+
+@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
+def test_reused_buffers_do_not_leak_between_calls(act):
+    """Per-call buffers are reused across calls: graphs alive at once, of different sizes,
+    interleaved with no-grad calls, still get their own gradients."""
+    g = torch.Generator().manual_seed(3)
+    ws = [torch.randn(3, 2, 6, generator=g, requires_grad=True), torch.randn(3, 6, 1, generator=g, requires_grad=True)]
+    bs = [torch.randn(3, 6, generator=g, requires_grad=True), torch.randn(3, 1, generator=g, requires_grad=True)]
+    inputs = [torch.randn(3, batch, 2, generator=g) for batch in (40, 17, 90)]
+    outs = [blocked_mlp(h, ws, bs, act, rows=rows) for h, rows in zip(inputs, (8, 17, 16))]
+    with torch.no_grad():
+        blocked_mlp(torch.randn(3, 200, 2, generator=g), ws, bs, act, rows=50)
+    for h, out in reversed(list(zip(inputs, outs))):
+        grads = torch.autograd.grad(out.sum(), [*ws, *bs])
+        ref = torch.autograd.grad(stacked_mlp(h, ws, bs, ACTIVATIONS[act]).sum(), [*ws, *bs])
+        for a, b in zip(grads, ref):
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11)
