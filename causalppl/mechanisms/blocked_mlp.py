@@ -17,7 +17,7 @@ rounding, tested with hypothesis):
   column its input gradient is an outer product, done as a broadcast multiply.
 * **tanh.** torch's CPU ``tanh`` costs about 2.6 ns per float32 element, ``sigmoid``
   0.5 ns; ``tanh(x) = 2 sigmoid(2x) - 1`` is exact in real arithmetic and off by at most
-  a few units in the last place *of 1* in floating point (about 1e-7 in float32, 2e-16 in
+  two units in the last place *of 1* in floating point (measured: 1.8e-7 in float32, 3.3e-16 in
   float64; torch's ``tanh`` is accurate relative to the output even near 0, this is
   accurate in absolute terms, which is what a following layer sees). The backward reads
   the saved output (``1 - y^2``), as the reference does.
