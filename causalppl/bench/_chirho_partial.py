@@ -7,25 +7,27 @@ the twin worlds share noise; observed deterministic nodes conditioned softly
 SVI with an ``AutoMultivariateNormal`` guide on the conditioned model; then ``Predictive``
 of the ``TwinWorldCounterfactual`` model under the intervention with that guide.
 
-Only importable where ``chirho`` is installed (the benchmark's own environment); causalppl
-never depends on it.
+Runs only where ``chirho`` is installed (the benchmark's own environment; see
+:func:`available`); causalppl never depends on it.
 """
 
 from __future__ import annotations
 
+import importlib.util
+
 import pyro
 import pyro.distributions as dist
 import torch
-from chirho.counterfactual.handlers import TwinWorldCounterfactual
-from chirho.interventional.handlers import do
-from chirho.observational.handlers import condition
-from chirho.observational.handlers.soft_conditioning import AutoSoftConditioning
 from pyro.infer import SVI, Predictive, Trace_ELBO
 from pyro.infer.autoguide import AutoMultivariateNormal
 
-__all__ = ["RECIPE", "counterfactual_samples"]
+__all__ = ["RECIPE", "available", "counterfactual_samples"]
 
 RECIPE = dict(scale=0.01, lr=0.03, steps=2500)  # the values of ChiRho's test
+
+
+def available() -> bool:
+    return importlib.util.find_spec("chirho") is not None
 
 
 def _explicit_noise_scm(w: torch.Tensor, names: list[str], units: int):
@@ -45,6 +47,11 @@ def _explicit_noise_scm(w: torch.Tensor, names: list[str], units: int):
 
 def counterfactual_samples(w, names, evidence, action, target, *, num_samples, steps=None, seed=0):
     """Counterfactual samples ``[num_samples, units]`` of ``target`` under ``do(action)``."""
+    from chirho.counterfactual.handlers import TwinWorldCounterfactual
+    from chirho.interventional.handlers import do
+    from chirho.observational.handlers import condition
+    from chirho.observational.handlers.soft_conditioning import AutoSoftConditioning
+
     units = next(iter(evidence.values())).shape[0]
     scm = _explicit_noise_scm(w, names, units)
     soft = pyro.poutine.reparam(config=AutoSoftConditioning(scale=RECIPE["scale"]))

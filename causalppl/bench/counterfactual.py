@@ -22,6 +22,7 @@ import torch
 import causalppl as cp
 from causalppl.testing.analytic import linear_gaussian_counterfactual
 
+from . import _chirho_partial
 from ._harness import measure_side_by_side, parser, table, write_results
 
 __all__ = ["main", "random_model"]
@@ -132,9 +133,7 @@ def _partial(args):
         elapsed = time.perf_counter() - start
         rows.append(row(f"cp.counterfactual, {method}", elapsed,
                         cf[target].sel(world="counterfactual").transpose("sample", "unit").values))
-    try:
-        from . import _chirho_partial
-    except ImportError:
+    if not _chirho_partial.available():
         rows.append(["ChiRho", "not installed in this environment", "-", "-", "-", "-"])
         return rows
     start = time.perf_counter()

@@ -142,13 +142,12 @@ class TwinWorldMessenger(Messenger):
                 value = torch.where(self._cf_mask(batch_shape, event_shape), pushed, obs)
             else:
                 u = nm.abduct_slice(obs, self.dim - len(nm.noise_event_shape), FACTUAL)
-                pushed = nm.push(u)
-                if pushed.is_floating_point():
+                if obs.is_floating_point():
                     # Factual slice is the evidence exactly; the counterfactual slice moves by
                     # the change of mechanism between worlds (exactly zero where parents agree).
-                    value = obs + (pushed - _factual(pushed, ev_dim))
+                    value = obs + nm.world_shift(u, ev_dim, FACTUAL)
                 else:
-                    value = torch.where(self._cf_mask(batch_shape, event_shape), pushed, obs)
+                    value = torch.where(self._cf_mask(batch_shape, event_shape), nm.push(u), obs)
             if self.weigh:
                 self._add_log_weight(_factual(fn.log_prob(obs), self.dim))
         else:

@@ -58,6 +58,12 @@ class NoiseModel:
         as a size-1 dim; a size-1 dim there stays as it is. Subclasses may skip the rest."""
         return _narrow(self.abduct(x), dim, index)
 
+    def world_shift(self, u: torch.Tensor, dim: int, index: int) -> torch.Tensor:
+        """``push(u)`` minus its slice ``index`` along ``dim`` (kept as a size-1 dim): how far
+        each world's output moves from that world's for the same noise ``u``."""
+        pushed = self.push(u)
+        return pushed - _narrow(pushed, dim, index)
+
     def describe(self) -> str:
         return type(self).__name__
 
@@ -91,6 +97,14 @@ class LocScaleNoise(NoiseModel):
                 and min(x.dim(), loc.dim(), scale.dim()) >= -dim:
             return (_narrow(x, dim, index) - _narrow(loc, dim, index)) / _narrow(scale, dim, index)
         return super().abduct_slice(x, dim, index)
+
+    def world_shift(self, u, dim, index):
+        # (loc - loc_i) + (scale - scale_i) u; the scale term vanishes when the scale is the
+        # same in every slice (a constant, or a parameter broadcast along dim): two fewer ops.
+        loc, scale = self.loc, self.scale
+        if isinstance(loc, torch.Tensor) and loc.dim() >= -dim and _same_along(scale, dim):
+            return loc - _narrow(loc, dim, index)
+        return super().world_shift(u, dim, index)
 
 
 class QuantileNoise(NoiseModel):
@@ -262,6 +276,14 @@ class GumbelMaxNoise(NoiseModel):
 
 def _narrow(t: torch.Tensor, dim: int, index: int) -> torch.Tensor:
     return t.narrow(dim, index, 1) if t.shape[dim] > 1 else t
+
+
+def _same_along(t, dim: int) -> bool:
+    """Whether ``t`` takes one value along ``dim`` (a number, a missing or size-1 dim, or a
+    dim it was broadcast along)."""
+    if not isinstance(t, torch.Tensor) or t.dim() < -dim:
+        return True
+    return t.shape[dim] == 1 or t.stride(dim) == 0
 
 
 def _dtype_of(fn) -> torch.dtype:

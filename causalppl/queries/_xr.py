@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import xarray as xr
@@ -17,43 +19,51 @@ def to_dataset(values: dict[str, torch.Tensor], info, lead: list[tuple[str, int,
         info: the program's :class:`ProgramInfo` (event shapes and plate names).
         lead: ``(dim name, batch dim, size)`` of the dims the query added (world, sample, unit).
     """
-    rank = -min(d for _, d, _ in lead)
-    lead_at = {d: (name, size) for name, d, size in lead}
+    lead = tuple(lead)
     data_vars = {}
     for name, value in values.items():
-        value = value.detach()
         ev = len(info.event_shape(name))
-        batch = value.shape[: value.dim() - ev]
-        if len(batch) > rank:
-            batch_extra = len(batch) - rank
-            rank_here = len(batch)
-        else:
-            batch_extra, rank_here = 0, rank
-        value = value.reshape((1,) * (rank_here - len(batch)) + tuple(value.shape))
-        frames = info.frames(name)
-        dims, sizes = [], []
-        for i, d in enumerate(range(-rank_here, 0)):
-            size = value.shape[i]
-            if d in lead_at:
-                dims.append(lead_at[d][0])
-                sizes.append(lead_at[d][1])
-            elif d in frames:
-                dims.append(frames[d])
-                sizes.append(size)
-            elif size != 1 or i < batch_extra:
-                dims.append(f"{name}_batch{d}")
-                sizes.append(size)
-            else:
-                dims.append(None)
-                sizes.append(1)
-        if list(value.shape[:rank_here]) != sizes:
-            value = value.expand(tuple(sizes) + tuple(value.shape[rank_here:]))
-        keep = [i for i, d in enumerate(dims) if d is not None]
+        sizes, keep, names = _layout(name, tuple(value.shape), ev, lead, tuple(info.frames(name).items()))
+        value = value.detach()
+        rank_here = len(sizes)
+        value = value.reshape((1,) * (rank_here + ev - value.dim()) + tuple(value.shape))
+        if tuple(value.shape[:rank_here]) != sizes:
+            value = value.expand(sizes + tuple(value.shape[rank_here:]))
         if len(keep) < rank_here:
             value = value.reshape([value.shape[i] for i in keep] + list(value.shape[rank_here:]))
-        names = [dims[i] for i in keep] + [f"{name}_dim_{i}" for i in range(ev)]
         data_vars[name] = (names, _numpy(value))
     return xr.Dataset(data_vars, coords=coords or {}, attrs=attrs or {})
+
+
+@functools.lru_cache(maxsize=4096)
+def _layout(name: str, shape: tuple, ev: int, lead: tuple, frames: tuple):
+    """Where a site's value goes: its batch sizes after broadcasting to the query's dims, the
+    batch axes kept (size-1 dims outside every plate are dropped) and the kept dims' names.
+    Cached: a query loop labels the same shapes call after call."""
+    rank = -min(d for _, d, _ in lead)
+    lead_at = {d: (dim_name, size) for dim_name, d, size in lead}
+    frames = dict(frames)
+    batch = shape[: len(shape) - ev]
+    batch_extra, rank_here = (len(batch) - rank, len(batch)) if len(batch) > rank else (0, rank)
+    full = (1,) * (rank_here - len(batch)) + tuple(batch)
+    dims, sizes = [], []
+    for i, d in enumerate(range(-rank_here, 0)):
+        size = full[i]
+        if d in lead_at:
+            dims.append(lead_at[d][0])
+            sizes.append(lead_at[d][1])
+        elif d in frames:
+            dims.append(frames[d])
+            sizes.append(size)
+        elif size != 1 or i < batch_extra:
+            dims.append(f"{name}_batch{d}")
+            sizes.append(size)
+        else:
+            dims.append(None)
+            sizes.append(1)
+    keep = tuple(i for i, d in enumerate(dims) if d is not None)
+    names = tuple(dims[i] for i in keep) + tuple(f"{name}_dim_{i}" for i in range(ev))
+    return tuple(sizes), keep, names
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
