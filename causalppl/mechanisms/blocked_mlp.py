@@ -159,15 +159,17 @@ class _BlockedMLP(torch.autograd.Function):
     def forward(ctx, h, activation, rows, *params):
         depth = len(params) // 2
         out, hb, saved = _forward(h, activation, rows, params[:depth], params[depth:], keep=True)
-        ctx.save_for_backward(hb, *saved, *params[:depth])
+        ctx.save_for_backward(h, hb, *saved, *params)
         ctx.activation, ctx.batch, ctx.depth = activation, h.shape[1], depth
         return out
 
     @staticmethod
     def backward(ctx, grad):
         depth, act = ctx.depth, ctx.activation
-        hb, *rest = ctx.saved_tensors
-        saved, weights = rest[: depth - 1], rest[depth - 1:]
+        h, hb, *rest = ctx.saved_tensors
+        saved, weights, biases = rest[: depth - 1], rest[depth - 1: 2 * depth - 1], rest[2 * depth - 1:]
+        if torch.is_grad_enabled():  # create_graph: differentiate the reference, so that
+            return _reference_backward(ctx, grad, h, weights, biases)  # its gradient is too
         blocks, nets, rows, width = hb.shape
         scratch = [_scratch(f"out{i}", hb, t.shape[1:]) for i, t in enumerate(saved)]
         g_last = _to_blocks(grad, rows).transpose(2, 3).contiguous()  # [blocks, M, out, rows]
@@ -199,3 +201,18 @@ class _BlockedMLP(torch.autograd.Function):
         if want_input:
             g_h = g_h.transpose(0, 1).reshape(nets, blocks * rows, width)[:, : ctx.batch]
         return (g_h, None, None, *g_w, g_w_last.transpose(1, 2), *g_b)
+
+
+def _reference_backward(ctx, grad, h, weights, biases):
+    """The backward as autograd of the reference, for gradients that must be differentiable
+    again (``create_graph=True``: gradient penalties, Hessian-vector products). The blocked
+    backward writes in place into buffers no graph records; this one is slower and exact."""
+    from .bank import ACTIVATIONS, stacked_mlp
+
+    wanted = [t for t, need in zip([h, *weights, *biases], [ctx.needs_input_grad[0], *ctx.needs_input_grad[3:]])
+              if need]
+    with torch.enable_grad():
+        out = stacked_mlp(h, weights, biases, ACTIVATIONS[ctx.activation])
+        found = iter(torch.autograd.grad(out, wanted, grad, create_graph=True))
+    grads = [next(found) if need else None for need in [ctx.needs_input_grad[0], *ctx.needs_input_grad[3:]]]
+    return (grads[0], None, None, *grads[1:])
