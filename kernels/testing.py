@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Mechanism", "assert_close_fp32", "assert_gradients_close", "random_decoder", "random_mechanism"]
+__all__ = ["Mechanism", "assert_close_fp32", "assert_gradients_close", "assert_matches_reference", "random_decoder",
+           "random_mechanism"]
 
 
 @dataclass
@@ -140,3 +141,25 @@ def assert_gradients_close(got: torch.Tensor, want: torch.Tensor, inputs, rtol: 
             assert g is None or bool((g == 0).all()), f"gradient of input {i}: expected none"
             continue
         assert_close_fp32(g, w, rtol=rtol, name=f"gradient of input {i}")
+
+
+def assert_matches_reference(got, want, names, inputs, seed: int, used=None) -> None:
+    """Assert a kernel's outputs ``got`` match the reference's ``want`` (same dtype and device,
+    values by :func:`assert_close_fp32`), then the gradients wrt ``inputs`` of a loss that
+    weighs each output named in ``used`` (default: all) by random cotangents drawn from
+    ``seed``; with ``used`` given, inputs only unused outputs reach must get no gradient.
+
+    Example:
+        >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
+        >>> assert_matches_reference([x * x], [x ** 2], ["y"], [x], seed=0)
+    """
+    for name, g, w in zip(names, got, want):
+        assert g.dtype == w.dtype and g.device == w.device, f"{name}: {g.dtype}/{g.device} != {w.dtype}/{w.device}"
+        assert_close_fp32(g.detach(), w.detach(), name=name)
+    gen = torch.Generator().manual_seed(seed)
+    cotangents = [torch.randn(w.shape, generator=gen).to(w.device) for w in want]
+
+    def loss(outputs):
+        return sum((o * c).sum() for n, o, c in zip(names, outputs, cotangents) if used is None or n in used)
+
+    assert_gradients_close(loss(got), loss(want), inputs, allow_unused=used is not None)
