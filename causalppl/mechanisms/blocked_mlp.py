@@ -1,7 +1,7 @@
 """The stacked MLP of a mechanism bank with a hand-written backward: the CPU fast path.
 
 :func:`~causalppl.mechanisms.bank.stacked_mlp` is the reference; autograd differentiates
-it with a ``bmm`` per product. Three things make that slow on a CPU, and this module
+it with a ``bmm`` per product. Four things make that slow on a CPU, and this module
 avoids each while doing the reference's arithmetic (values and gradients agree to
 rounding, tested with hypothesis):
 
@@ -32,6 +32,8 @@ import threading
 
 import torch
 
+from .bank import ACTIVATIONS, stacked_mlp
+
 __all__ = ["ROWS", "blocked_mlp", "worth_blocking"]
 
 ROWS = 128  # rows per block (measured: 64 and 256 are 5-10% slower at 20 and 50 nets, 64 units)
@@ -39,7 +41,7 @@ _MIN_ELEMENTS = 1 << 20  # activations per layer from which the rows are cut int
 _MIN_ROWS = 16  # below this the reference's fewer Python steps win (one-unit queries)
 
 
-def worth_blocking(h: torch.Tensor, weights) -> bool:
+def worth_blocking(h: torch.Tensor) -> bool:
     """Whether this path pays off for input ``h [M, B, P]``: CPU tensors, a batch of rows."""
     return h.device.type == "cpu" and h.shape[1] >= _MIN_ROWS
 
@@ -207,12 +209,11 @@ def _reference_backward(ctx, grad, h, weights, biases):
     """The backward as autograd of the reference, for gradients that must be differentiable
     again (``create_graph=True``: gradient penalties, Hessian-vector products). The blocked
     backward writes in place into buffers no graph records; this one is slower and exact."""
-    from .bank import ACTIVATIONS, stacked_mlp
-
-    wanted = [t for t, need in zip([h, *weights, *biases], [ctx.needs_input_grad[0], *ctx.needs_input_grad[3:]])
-              if need]
+    inputs = [h, *weights, *biases]
+    needs = [ctx.needs_input_grad[0], *ctx.needs_input_grad[3:]]  # skip activation, rows
     with torch.enable_grad():
         out = stacked_mlp(h, weights, biases, ACTIVATIONS[ctx.activation])
-        found = iter(torch.autograd.grad(out, wanted, grad, create_graph=True))
-    grads = [next(found) if need else None for need in [ctx.needs_input_grad[0], *ctx.needs_input_grad[3:]]]
+        found = iter(torch.autograd.grad(out, [t for t, need in zip(inputs, needs) if need], grad,
+                                         create_graph=True))
+    grads = [next(found) if need else None for need in needs]
     return (grads[0], None, None, *grads[1:])

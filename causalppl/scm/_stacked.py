@@ -131,7 +131,7 @@ def snapshot(scm) -> Snapshot:
 
 
 def _mlp(snap: Snapshot, h: torch.Tensor, weights, biases) -> torch.Tensor:
-    if worth_blocking(h, weights):  # large CPU batches: cache-sized row blocks, same numbers
+    if worth_blocking(h):  # CPU batches: hand-written backward, cache-sized row blocks, same numbers
         return blocked_mlp(h, weights, biases, snap.act_name)
     return stacked_mlp(h, weights, biases, snap.act)
 

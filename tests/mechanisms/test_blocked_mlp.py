@@ -58,7 +58,7 @@ def test_without_gradients_it_is_a_plain_forward():
 ])
 def test_rows_are_blocked_only_for_large_cpu_batches(nets, batch, width, worth, rows):
     h, weights = torch.empty(nets, batch, 3), [torch.empty(nets, 3, width), torch.empty(nets, width, 1)]
-    assert worth_blocking(h, weights) is worth
+    assert worth_blocking(h) is worth
     assert _block_rows(h, weights) == rows
 
 
