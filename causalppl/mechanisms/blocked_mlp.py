@@ -21,17 +21,17 @@ rounding, tested with hypothesis):
   float64; torch's ``tanh`` is accurate relative to the output even near 0, this is
   accurate in absolute terms, which is what a following layer sees). The backward reads
   the saved output (``1 - y^2``), as the reference does.
-* **Allocation.** Buffers that never outlive a call come from a per-thread workspace and
-  the backward writes in place: a fresh megabyte-sized tensor per op costs page faults.
+* **Allocation.** A fresh megabyte-sized tensor costs a page fault per 4 KB on every call
+  (a third of the time at 50 nets x 4,096 rows). Buffers come from per-thread pools
+  (:mod:`._buffers`): scratch for what dies within a call, checked leases for the saved
+  activations the backward reads; the backward writes in place.
 """
 
 from __future__ import annotations
 
-import math
-import threading
-
 import torch
 
+from ._buffers import give_back, lease, scratch, still_ours
 from .bank import ACTIVATIONS, stacked_mlp
 
 __all__ = ["ROWS", "blocked_mlp", "worth_blocking"]
@@ -104,24 +104,6 @@ def _backprop_activation(grad: torch.Tensor, saved: torch.Tensor, activation: st
     return torch.ops.aten.silu_backward.grad_input(grad, saved, grad_input=grad)
 
 
-_WORKSPACE = threading.local()
-
-
-def _scratch(kind: str, like: torch.Tensor, shape) -> torch.Tensor:
-    """A per-thread buffer reused across calls, for tensors that never outlive one call.
-
-    A fresh megabyte-sized tensor is new memory from the kernel, and touching it costs a page
-    fault per 4 KB: at batch 256 that was half the time of a silu layer.
-    """
-    key = (kind, like.dtype, like.device)  # one flat buffer per kind: memory stays bounded
-    pool = _WORKSPACE.__dict__.setdefault("pool", {})
-    size = math.prod(shape)
-    buf = pool.get(key)
-    if buf is None or buf.numel() < size:
-        buf = pool[key] = like.new_empty(size)
-    return buf[:size].view(shape)
-
-
 def _to_blocks(t: torch.Tensor, rows: int) -> torch.Tensor:
     """``[M, B, W]`` -> block-major ``[blocks, M, rows, W]`` (zero-padded rows), contiguous."""
     nets, batch, width = t.shape
@@ -132,16 +114,18 @@ def _to_blocks(t: torch.Tensor, rows: int) -> torch.Tensor:
 
 
 def _forward(h, activation, rows, weights, biases, keep: bool):
-    """Outputs ``[M, B, out]``, and when ``keep`` the blocked input and every hidden layer's
-    saved blocks (what :func:`_activate` leaves) for the backward; without ``keep`` each
-    layer reuses one block buffer."""
+    """Outputs ``[M, B, out]``, the blocked input, and when ``keep`` every hidden layer's
+    saved blocks (what :func:`_activate` leaves) for the backward, in leased buffers (``flats``
+    to give back); without ``keep`` each layer reuses one scratch block."""
     depth = len(weights)
     hb = _to_blocks(h, rows)
     blocks, nets = hb.shape[:2]
     shapes = [(nets, rows, w.shape[-1]) for w in weights[:-1]]
-    saved = [h.new_empty(blocks, *shape) if keep else _scratch(f"pre{i}", h, (1, *shape))
-             for i, shape in enumerate(shapes)]
-    scratch = [_scratch(f"out{i}", h, shape) for i, shape in enumerate(shapes)]  # silu's outputs
+    if keep:
+        flats, saved = zip(*[lease(h, (blocks, *shape)) for shape in shapes]) if shapes else ((), ())
+    else:
+        flats, saved = (), [scratch(f"pre{i}", h, (1, *shape)) for i, shape in enumerate(shapes)]
+    outs = [scratch(f"out{i}", h, shape) for i, shape in enumerate(shapes)]  # silu's outputs
     w_last = weights[-1].transpose(1, 2)  # the last layer runs transposed: [M, out, in]
     out_t = h.new_empty(blocks, nets, w_last.shape[1], rows)
     bias = [b.unsqueeze(1) for b in biases[:-1]]
@@ -150,30 +134,37 @@ def _forward(h, activation, rows, weights, biases, keep: bool):
         x = hb[c]
         for i in range(depth - 1):
             pre = torch.baddbmm(bias[i], x, weights[i], out=saved[i][c if keep else 0])
-            x = _activate(pre, activation, scratch[i])
+            x = _activate(pre, activation, outs[i])
         torch.baddbmm(bias_last, w_last, x.transpose(1, 2), out=out_t[c])
     out = out_t.permute(1, 0, 3, 2).reshape(nets, blocks * rows, -1)[:, : h.shape[1]]
-    return out, hb, saved
+    return out, hb, list(saved), list(flats)
 
 
 class _BlockedMLP(torch.autograd.Function):
     @staticmethod
     def forward(ctx, h, activation, rows, *params):
         depth = len(params) // 2
-        out, hb, saved = _forward(h, activation, rows, params[:depth], params[depth:], keep=True)
-        ctx.save_for_backward(h, hb, *saved, *params)
-        ctx.activation, ctx.batch, ctx.depth = activation, h.shape[1], depth
+        out, hb, saved, flats = _forward(h, activation, rows, params[:depth], params[depth:], keep=True)
+        ctx.save_for_backward(h, *params)
+        # The leased blocks are kept on ctx, not saved: their versions are checked by hand, so
+        # that a reused lease means recomputing them rather than autograd's in-place error.
+        ctx.blocks, ctx.flats, ctx.versions = (hb, saved), flats, [f._version for f in flats]
+        ctx.activation, ctx.rows, ctx.batch, ctx.depth = activation, rows, h.shape[1], depth
         return out
 
     @staticmethod
     def backward(ctx, grad):
         depth, act = ctx.depth, ctx.activation
-        h, hb, *rest = ctx.saved_tensors
-        saved, weights, biases = rest[: depth - 1], rest[depth - 1: 2 * depth - 1], rest[2 * depth - 1:]
+        h, *params = ctx.saved_tensors
+        weights, biases = params[:depth], params[depth:]
         if torch.is_grad_enabled():  # create_graph: differentiate the reference, so that
             return _reference_backward(ctx, grad, h, weights, biases)  # its gradient is too
+        (hb, saved), flats, versions = ctx.blocks, ctx.flats, ctx.versions
+        if not still_ours(flats, versions):  # a retained graph whose leases were reused
+            _, hb, saved, flats = _forward(h, act, ctx.rows, weights, biases, keep=True)
+            versions = [f._version for f in flats]
         blocks, nets, rows, width = hb.shape
-        scratch = [_scratch(f"out{i}", hb, t.shape[1:]) for i, t in enumerate(saved)]
+        outs = [scratch(f"out{i}", hb, t.shape[1:]) for i, t in enumerate(saved)]
         g_last = _to_blocks(grad, rows).transpose(2, 3).contiguous()  # [blocks, M, out, rows]
         g_w = [torch.zeros_like(w) for w in weights[:-1]]
         g_b = [w.new_zeros(nets, w.shape[-1]) for w in weights]
@@ -181,10 +172,10 @@ class _BlockedMLP(torch.autograd.Function):
         want_input = ctx.needs_input_grad[0]
         g_h = torch.empty_like(hb) if want_input else None
         w_t = [w.transpose(1, 2).contiguous() for w in weights]  # once, not once per block
-        grads = [_scratch(f"grad{i}", hb, t.shape[1:]) for i, t in enumerate(saved)]  # d loss / d layer i
+        grads = [scratch(f"grad{i}", hb, t.shape[1:]) for i, t in enumerate(saved)]  # d loss / d layer i
         for c in range(blocks):
             for i in range(depth - 1, -1, -1):
-                inp = hb[c] if i == 0 else _saved_output(saved[i - 1][c], act, scratch[i - 1])
+                inp = hb[c] if i == 0 else _saved_output(saved[i - 1][c], act, outs[i - 1])
                 into = grads[i - 1] if i > 0 else (g_h[c] if want_input else None)
                 if i == depth - 1:
                     gt = g_last[c]  # [M, out, rows]
@@ -199,7 +190,8 @@ class _BlockedMLP(torch.autograd.Function):
                     if into is not None:
                         g = torch.bmm(g, w_t[i], out=into)
                 if i > 0:
-                    g = _backprop_activation(g, saved[i - 1][c], act, scratch[i - 1])
+                    g = _backprop_activation(g, saved[i - 1][c], act, outs[i - 1])
+        give_back(flats, versions)
         if want_input:
             g_h = g_h.transpose(0, 1).reshape(nets, blocks * rows, width)[:, : ctx.batch]
         return (g_h, None, None, *g_w, g_w_last.transpose(1, 2), *g_b)

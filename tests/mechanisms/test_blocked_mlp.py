@@ -5,6 +5,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as hst
 
+from causalppl.mechanisms import _buffers
 from causalppl.mechanisms.bank import ACTIVATIONS, stacked_mlp
 from causalppl.mechanisms.blocked_mlp import ROWS, _block_rows, blocked_mlp, worth_blocking
 from causalppl.testing import strategies as cst
@@ -100,3 +101,43 @@ def test_gradients_are_differentiable_again(act):
             assert a is None or not a.abs().any()
         else:
             torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11)
+
+
+def _net(g, nets=3, width=6, depth=3):
+    widths = [2] + [width] * (depth - 1) + [1]
+    ws = [torch.randn(nets, a, b, generator=g, requires_grad=True) for a, b in zip(widths, widths[1:])]
+    bs = [torch.randn(nets, b, generator=g, requires_grad=True) for b in widths[1:]]
+    return ws, bs
+
+
+@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
+def test_a_retained_graph_whose_leases_were_reused_recomputes_them(act):
+    """The saved activations live in leased buffers that the backward gives back. A graph kept
+    for a second backward (``retain_graph=True``) whose buffers another call has since
+    leased and overwritten must still get its own gradients (the lease is version-checked)."""
+    g = torch.Generator().manual_seed(11)
+    ws, bs = _net(g)
+    h1, h2 = torch.randn(3, 30, 2, generator=g), torch.randn(3, 30, 2, generator=g)
+    out1 = blocked_mlp(h1, ws, bs, act, rows=8)
+    first = torch.autograd.grad(out1.sum(), [*ws, *bs], retain_graph=True)
+    out2 = blocked_mlp(h2, ws, bs, act, rows=8)
+    assert all(a is b for a, b in zip(out2.grad_fn.flats, out1.grad_fn.flats))  # reused: the case under test
+    again = torch.autograd.grad(out1.sum(), [*ws, *bs])
+    ref1 = torch.autograd.grad(stacked_mlp(h1, ws, bs, ACTIVATIONS[act]).sum(), [*ws, *bs])
+    got2 = torch.autograd.grad(out2.sum(), [*ws, *bs])
+    ref2 = torch.autograd.grad(stacked_mlp(h2, ws, bs, ACTIVATIONS[act]).sum(), [*ws, *bs])
+    for a, b, c, d, e in zip(first, again, ref1, got2, ref2):
+        torch.testing.assert_close(a, c, rtol=1e-9, atol=1e-11)
+        torch.testing.assert_close(b, c, rtol=1e-9, atol=1e-11)
+        torch.testing.assert_close(d, e, rtol=1e-9, atol=1e-11)
+
+
+def test_the_lease_pool_stays_bounded():
+    """Calls of many sizes leave at most KEEP free buffers per dtype in the thread's pool."""
+    g = torch.Generator().manual_seed(12)
+    ws, bs = _net(g, depth=4)
+    for batch in range(20, 60, 3):
+        out = blocked_mlp(torch.randn(3, batch, 2, generator=g), ws, bs, "tanh", rows=batch)
+        out.sum().backward()
+    free = _buffers._pool("leases")[(torch.get_default_dtype(), torch.device("cpu"))]
+    assert 0 < len(free) <= _buffers.KEEP
