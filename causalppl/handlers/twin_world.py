@@ -40,7 +40,8 @@ class TwinWorldMessenger(Messenger):
 
     Put this handler outside every ``pyro.plate`` (it must see the broadcast site).
     After a run, ``sites`` holds every sample site's message in execution order (as a
-    trace's ``nodes`` would, uncopied) and ``noise`` each site's exogenous noise.
+    trace's ``nodes`` would, uncopied) and ``noise`` each site's exogenous noise (an
+    observed site's is abducted when first read, if its worlds did not need it).
 
     Args:
         actions: ``{site: value or callable}`` applied in the counterfactual world.
@@ -91,7 +92,7 @@ class TwinWorldMessenger(Messenger):
 
     def __enter__(self):
         self.log_weight = torch.zeros(())
-        self.noise: dict[str, torch.Tensor] = {}
+        self.noise = LazyNoise()
         self.mechanisms: dict[str, str] = {}
         self.sites: dict[str, dict] = {}  # every sample site's message, in execution order
         out = super().__enter__()
@@ -141,13 +142,17 @@ class TwinWorldMessenger(Messenger):
                     )
                 value = torch.where(self._cf_mask(batch_shape, event_shape), pushed, obs)
             else:
-                u = nm.abduct_slice(obs, self.dim - len(nm.noise_event_shape), FACTUAL)
-                if obs.is_floating_point():
-                    # Factual slice is the evidence exactly; the counterfactual slice moves by
-                    # the change of mechanism between worlds (exactly zero where parents agree).
-                    value = obs + nm.world_shift(u, ev_dim, FACTUAL)
+                u = functools.partial(nm.abduct_slice, obs, self.dim - len(nm.noise_event_shape), FACTUAL)
+                # Factual slice is the evidence exactly; the counterfactual slice moves by the
+                # change of mechanism between worlds (exactly zero where parents agree). When
+                # that change does not depend on the noise, the noise is abducted only if read.
+                shift = nm.noise_free_shift(ev_dim, FACTUAL) if obs.is_floating_point() else None
+                if shift is not None:
+                    value = obs + shift
                 else:
-                    value = torch.where(self._cf_mask(batch_shape, event_shape), nm.push(u), obs)
+                    u = u()
+                    value = (obs + nm.world_shift(u, ev_dim, FACTUAL) if obs.is_floating_point()
+                             else torch.where(self._cf_mask(batch_shape, event_shape), nm.push(u), obs))
             if self.weigh:
                 self._add_log_weight(_factual(fn.log_prob(obs), self.dim))
         else:
@@ -163,7 +168,6 @@ class TwinWorldMessenger(Messenger):
         self.noise[name] = u
         msg["value"] = value
         msg["is_observed"] = observed
-        msg["infer"] = {**msg["infer"], "_cp_noise": u}
 
     def _cf_mask(self, batch_shape, event_shape, world: int = COUNTERFACTUAL) -> torch.Tensor:
         """True in ``world``; broadcasts against ``batch_shape + event_shape``."""
@@ -181,6 +185,28 @@ class TwinWorldMessenger(Messenger):
         if dims:
             lp = lp.sum(dims, keepdim=True)
         self.log_weight = self.log_weight + lp
+
+
+class LazyNoise(Mapping):
+    """``{site: noise}`` whose entries may be computed on first read (given as callables)."""
+
+    def __init__(self):
+        self._items: dict[str, object] = {}
+
+    def __setitem__(self, name: str, value) -> None:
+        self._items[name] = value
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        value = self._items[name]
+        if callable(value):
+            value = self._items[name] = value()
+        return value
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 @functools.lru_cache(maxsize=256)

@@ -61,8 +61,16 @@ class NoiseModel:
     def world_shift(self, u: torch.Tensor, dim: int, index: int) -> torch.Tensor:
         """``push(u)`` minus its slice ``index`` along ``dim`` (kept as a size-1 dim): how far
         each world's output moves from that world's for the same noise ``u``."""
+        shift = self.noise_free_shift(dim, index)
+        if shift is not None:
+            return shift
         pushed = self.push(u)
         return pushed - _narrow(pushed, dim, index)
+
+    def noise_free_shift(self, dim: int, index: int) -> torch.Tensor | None:
+        """:meth:`world_shift` when it does not depend on the noise, else ``None``: then an
+        observed site's other worlds follow from the evidence without abducting its noise."""
+        return None
 
     def describe(self) -> str:
         return type(self).__name__
@@ -98,13 +106,13 @@ class LocScaleNoise(NoiseModel):
             return (_narrow(x, dim, index) - _narrow(loc, dim, index)) / _narrow(scale, dim, index)
         return super().abduct_slice(x, dim, index)
 
-    def world_shift(self, u, dim, index):
+    def noise_free_shift(self, dim, index):
         # (loc - loc_i) + (scale - scale_i) u; the scale term vanishes when the scale is the
-        # same in every slice (a constant, or a parameter broadcast along dim): two fewer ops.
+        # same in every slice (a constant, or a parameter broadcast along dim).
         loc, scale = self.loc, self.scale
         if isinstance(loc, torch.Tensor) and loc.dim() >= -dim and _same_along(scale, dim):
             return loc - _narrow(loc, dim, index)
-        return super().world_shift(u, dim, index)
+        return None
 
 
 class QuantileNoise(NoiseModel):

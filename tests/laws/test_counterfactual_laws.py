@@ -7,6 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as hst
 
 import causalppl as cp
+from causalppl.handlers.twin_world import TwinWorldMessenger
+from causalppl.noise import noise_model
 from causalppl.testing import strategies as st
 
 scms = hst.one_of(st.linear_gaussian_scms(max_nodes=5), st.nonlinear_anms(max_nodes=5))
@@ -92,3 +94,19 @@ def test_twin_world_shares_noise_for_plain_distribution_sites(scm, seed):
         # of the evidence: both posterior samples agree exactly.
         a = cf[n].sel(world="counterfactual").values
         assert np.array_equal(a[0], a[1]), n
+
+
+@given(scm=scms, seed=hst.integers(0, 10_000))
+def test_the_twin_world_handler_reports_each_observed_sites_abducted_noise(scm, seed):
+    """``TwinWorldMessenger.noise`` of an observed site (abducted only when read, when the
+    worlds did not need it) is the exact inverse of its mechanism at the evidence."""
+    torch.manual_seed(seed)
+    plain = poutine.trace(scm.model).get_trace()
+    ev = {n: plain.nodes[n]["value"] for n in scm.graph.nodes}
+    with TwinWorldMessenger(actions={scm.graph.nodes[0]: 0.0}, evidence=ev, dim=-1) as tw:
+        scm.model()
+    assert set(tw.noise) == set(scm.graph.nodes)
+    for n in scm.graph.nodes:
+        fn = plain.nodes[n]["fn"]
+        want = noise_model(fn, n).abduct(ev[n])
+        torch.testing.assert_close(tw.noise[n].reshape(want.shape), want, rtol=1e-9, atol=1e-9)

@@ -115,6 +115,7 @@ def test_a_retained_graph_whose_leases_were_reused_recomputes_them(act):
     """The saved activations live in leased buffers that the backward gives back. A graph kept
     for a second backward (``retain_graph=True``) whose buffers another call has since
     leased and overwritten must still get its own gradients (the lease is version-checked)."""
+    _buffers._pool("leases").clear()  # other tests' free buffers could be leased instead
     g = torch.Generator().manual_seed(11)
     ws, bs = _net(g)
     h1, h2 = torch.randn(3, 30, 2, generator=g), torch.randn(3, 30, 2, generator=g)

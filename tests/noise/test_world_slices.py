@@ -40,7 +40,7 @@ def loc_scale_sites(draw):
 def test_location_scale_world_shift_equals_push_difference(site):
     fn, u = site
     nm = noise_model(fn, "y")
-    generic = NoiseModel.world_shift(nm, u, WORLD_DIM, 0)
+    generic = _push_difference(nm, u)
     torch.testing.assert_close(nm.world_shift(u, WORLD_DIM, 0).expand_as(generic), generic,
                                rtol=1e-12, atol=1e-12)
 
@@ -60,3 +60,25 @@ def test_world_shift_is_zero_on_its_own_slice(index):
     nm = noise_model(fn, "y")
     shift = nm.world_shift(torch.randn(1, 1, 3), WORLD_DIM, index)
     assert torch.equal(shift.narrow(WORLD_DIM, index, 1), torch.zeros(1, 1, 3))
+
+
+@given(loc_scale_sites())
+def test_a_noise_free_shift_is_the_world_shift(site):
+    """Where the world shift of a location-scale site does not depend on the noise (its scale
+    is the same in both worlds), the shortcut equals the generic push difference."""
+    fn, u = site
+    nm = noise_model(fn, "y")
+    shift = nm.noise_free_shift(WORLD_DIM, 0)
+    generic = _push_difference(nm, u)
+    scale = nm.scale
+    shared = not isinstance(scale, torch.Tensor) or scale.dim() < -WORLD_DIM or scale.shape[WORLD_DIM] == 1 \
+        or scale.stride(WORLD_DIM) == 0
+    loc_has_world = isinstance(nm.loc, torch.Tensor) and nm.loc.dim() >= -WORLD_DIM
+    assert (shift is not None) == (shared and loc_has_world)
+    if shift is not None:
+        torch.testing.assert_close(shift.expand_as(generic), generic, rtol=1e-12, atol=1e-12)
+
+
+def _push_difference(nm, u):
+    pushed = nm.push(u)
+    return pushed - pushed.narrow(WORLD_DIM, 0, 1)
