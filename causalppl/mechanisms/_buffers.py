@@ -26,7 +26,7 @@ import torch
 
 __all__ = ["give_back", "lease", "scratch", "still_ours", "KEEP"]
 
-KEEP = 4  # free leased buffers kept per dtype and device (a net of depth d leases d - 1)
+KEEP = 16  # free leased buffers kept per dtype and device (a call leases up to 2 (depth - 1) per piece)
 
 _LOCAL = threading.local()
 

@@ -38,7 +38,7 @@ import torch
 from ._buffers import give_back, lease, scratch, still_ours
 from .bank import ACTIVATIONS, stacked_mlp
 
-__all__ = ["ROWS", "blocked_mlp", "worth_blocking"]
+__all__ = ["ROWS", "blocked_mlp", "reference_mlp", "worth_blocking"]
 
 ROWS = 128  # rows per block (measured: 64 and 256 are 5-10% slower at 20 and 50 nets, 64 units)
 _MIN_ELEMENTS = 1 << 20  # activations per layer from which the rows are cut into blocks
@@ -56,29 +56,50 @@ def _block_rows(h: torch.Tensor, weights) -> int:
     return ROWS if h.shape[0] * h.shape[1] * width >= _MIN_ELEMENTS else h.shape[1]
 
 
-def blocked_mlp(h: torch.Tensor, weights, biases, activation: str, rows: int | None = None) -> torch.Tensor:
-    """``stacked_mlp(h, weights, biases, act)`` in row blocks, with a hand-written backward.
+def blocked_mlp(h: torch.Tensor, weights, biases, activation: str, rows: int | None = None,
+                roots: int = 0) -> torch.Tensor:
+    """:func:`reference_mlp` in row blocks, with a hand-written backward.
 
     Args:
-        h: inputs ``[M, B, P]``.
+        h: inputs ``[M - roots, B, P]`` of the nets after the first ``roots``.
         weights: per-layer ``[M, in, out]``; biases: per-layer ``[M, out]``.
         activation: ``"tanh" | "relu" | "silu"`` after every hidden layer.
         rows: rows per block (default: :data:`ROWS` for large batches, else all rows).
+        roots: the first ``roots`` nets read no input (root nodes): they run on one zero row,
+            broadcast over the batch. Their gradients land in the same full-size tensors as
+            the others', so the caller slices no parameter (each slice would cost a
+            zero-filled full-size gradient and one more accumulation in the backward).
+
+    Returns:
+        Outputs ``[M, B, out]``.
 
     Example:
-        >>> from causalppl.mechanisms.bank import stacked_mlp, ACTIVATIONS
         >>> g = torch.Generator().manual_seed(0)
-        >>> h = torch.randn(3, 100, 2, generator=g)
+        >>> h = torch.randn(2, 100, 2, generator=g)
         >>> ws = [torch.randn(3, 2, 8, generator=g), torch.randn(3, 8, 1, generator=g)]
         >>> bs = [torch.randn(3, 8, generator=g), torch.randn(3, 1, generator=g)]
-        >>> ref = stacked_mlp(h, ws, bs, ACTIVATIONS["tanh"])
-        >>> bool(torch.allclose(blocked_mlp(h, ws, bs, "tanh", rows=16), ref, atol=1e-6))
+        >>> ref = reference_mlp(h, ws, bs, "tanh", roots=1)
+        >>> bool(torch.allclose(blocked_mlp(h, ws, bs, "tanh", rows=16, roots=1), ref, atol=1e-6))
         True
     """
     rows = rows or _block_rows(h, weights)
     if torch.is_grad_enabled() and any(t.requires_grad for t in [h, *weights, *biases]):
-        return _BlockedMLP.apply(h, activation, rows, *weights, *biases)
-    return _forward(h, activation, rows, weights, biases, keep=False)[0]
+        return _BlockedMLP.apply(h, activation, rows, roots, *weights, *biases)
+    return _run(h, activation, rows, roots, weights, biases, keep=False)[0]
+
+
+def reference_mlp(h: torch.Tensor, weights, biases, activation: str, roots: int = 0) -> torch.Tensor:
+    """What :func:`blocked_mlp` computes, as plain :func:`~causalppl.mechanisms.bank.stacked_mlp`
+    calls: the first ``roots`` nets on one zero row (broadcast), the others on ``h``."""
+    act, nets, batch = ACTIVATIONS[activation], weights[0].shape[0], h.shape[1]
+    parts = []
+    if roots:
+        zero = h.new_zeros(roots, 1, weights[0].shape[1])
+        out = stacked_mlp(zero, [w[:roots] for w in weights], [b[:roots] for b in biases], act)
+        parts.append(out.expand(roots, batch, out.shape[-1]))
+    if roots < nets:
+        parts.append(stacked_mlp(h, [w[roots:] for w in weights], [b[roots:] for b in biases], act))
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 def _activate(pre: torch.Tensor, activation: str, sig: torch.Tensor | None) -> torch.Tensor:
@@ -142,62 +163,93 @@ def _forward(h, activation, rows, weights, biases, keep: bool):
     return out, hb, saved, sigs, flats
 
 
+def _run(h, activation, rows, roots, weights, biases, keep: bool):
+    """Outputs ``[M, B, out]``, the pieces the backward reads (``(nets, blocked input,
+    outputs, sigmoids)`` for the root nets on one zero row, then for the others) and the
+    leased buffers to give back."""
+    nets, batch = weights[0].shape[0], h.shape[1]
+    outs, pieces, flats = [], [], []
+    for sl, x, r in ((slice(0, roots), h.new_zeros(roots, 1, h.shape[-1]), 1), (slice(roots, nets), h, rows)):
+        if sl.start == sl.stop:
+            continue
+        out, hb, saved, sigs, leased = _forward(x, activation, r, [w[sl] for w in weights], [b[sl] for b in biases],
+                                                keep)
+        outs.append(out.expand(out.shape[0], batch, out.shape[-1]))
+        pieces.append((sl, hb, saved, sigs))
+        flats += leased
+    return (outs[0] if len(outs) == 1 else torch.cat(outs)), pieces, flats
+
+
 class _BlockedMLP(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, h, activation, rows, *params):
+    def forward(ctx, h, activation, rows, roots, *params):
         depth = len(params) // 2
-        out, hb, saved, sigs, flats = _forward(h, activation, rows, params[:depth], params[depth:], keep=True)
+        out, pieces, flats = _run(h, activation, rows, roots, params[:depth], params[depth:], keep=True)
         ctx.save_for_backward(h, *params)
         # The leased blocks are kept on ctx, not saved: their versions are checked by hand, so
         # that a reused lease means recomputing them rather than autograd's in-place error.
-        ctx.blocks, ctx.flats, ctx.versions = (hb, saved, sigs), flats, [f._version for f in flats]
-        ctx.activation, ctx.rows, ctx.batch, ctx.depth = activation, rows, h.shape[1], depth
+        ctx.pieces, ctx.flats, ctx.versions = pieces, flats, [f._version for f in flats]
+        ctx.activation, ctx.rows, ctx.roots, ctx.depth = activation, rows, roots, depth
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        depth, act = ctx.depth, ctx.activation
+        act, depth = ctx.activation, ctx.depth
         h, *params = ctx.saved_tensors
         weights, biases = params[:depth], params[depth:]
         if torch.is_grad_enabled():  # create_graph: differentiate the reference, so that
             return _reference_backward(ctx, grad, h, weights, biases)  # its gradient is too
-        (hb, saved, sigs), flats, versions = ctx.blocks, ctx.flats, ctx.versions
+        pieces, flats, versions = ctx.pieces, ctx.flats, ctx.versions
         if not still_ours(flats, versions):  # a retained graph whose leases were reused
-            _, hb, saved, sigs, flats = _forward(h, act, ctx.rows, weights, biases, keep=True)
+            _, pieces, flats = _run(h, act, ctx.rows, ctx.roots, weights, biases, keep=True)
             versions = [f._version for f in flats]
-        blocks, nets, rows, width = hb.shape
-        tmp = [scratch(f"tmp{i}", hb, t.shape[1:]) for i, t in enumerate(saved)]
-        g_last = _to_blocks(grad, rows).transpose(2, 3).contiguous()  # [blocks, M, out, rows]
+        nets = weights[0].shape[0]
         g_w = [torch.zeros_like(w) for w in weights[:-1]]
+        g_w.append(weights[-1].new_zeros(nets, weights[-1].shape[-1], weights[-1].shape[1]))  # transposed
         g_b = [w.new_zeros(nets, w.shape[-1]) for w in weights]
-        g_w_last = weights[-1].new_zeros(nets, weights[-1].shape[-1], weights[-1].shape[1])  # transposed
-        want_input = ctx.needs_input_grad[0]
-        g_h = torch.empty_like(hb) if want_input else None
-        w_t = [w.transpose(1, 2).contiguous() for w in weights]  # once, not once per block
-        grads = [scratch(f"grad{i}", hb, t.shape[1:]) for i, t in enumerate(saved)]  # d loss / d layer i
-        for c in range(blocks):
-            for i in range(depth - 1, -1, -1):
-                inp = hb[c] if i == 0 else saved[i - 1][c]
-                into = grads[i - 1] if i > 0 else (g_h[c] if want_input else None)
-                if i == depth - 1:
-                    gt = g_last[c]  # [M, out, rows]
-                    g_b[i] += gt.sum(-1)
-                    g_w_last.baddbmm_(gt, inp)
-                    if into is not None:  # one output column: an outer product
-                        g = (torch.mul(gt.transpose(1, 2), w_t[i], out=into) if gt.shape[1] == 1
-                             else torch.bmm(gt.transpose(1, 2), w_t[i], out=into))
-                else:
-                    g_b[i] += g.sum(1)
-                    g_w[i].baddbmm_(inp.transpose(1, 2), g)
-                    if into is not None:
-                        g = torch.bmm(g, w_t[i], out=into)
-                if i > 0:
-                    sig = None if sigs[i - 1] is None else sigs[i - 1][c]
-                    g = _backprop_activation(g, saved[i - 1][c], act, tmp[i - 1], sig)
+        g_h = None
+        for sl, hb, saved, sigs in pieces:
+            root = sl.start < ctx.roots
+            found = _backward_piece(grad[sl].sum(1, keepdim=True) if root else grad[sl], hb, saved, sigs,
+                                    [w[sl] for w in weights], act, [g[sl] for g in g_w], [g[sl] for g in g_b],
+                                    want_input=not root and ctx.needs_input_grad[0])
+            g_h = found if found is not None else g_h
         give_back(flats, versions)
-        if want_input:
-            g_h = g_h.transpose(0, 1).reshape(nets, blocks * rows, width)[:, : ctx.batch]
-        return (g_h, None, None, *g_w, g_w_last.transpose(1, 2), *g_b)
+        if g_h is not None:
+            g_h = g_h[:, : h.shape[1]]
+        return (g_h, None, None, None, *g_w[:-1], g_w[-1].transpose(1, 2), *g_b)
+
+
+def _backward_piece(grad, hb, saved, sigs, weights, act, g_w, g_b, want_input: bool):
+    """Accumulate one piece's parameter gradients into ``g_w`` (the last one transposed) and
+    ``g_b``, block by block; returns the input gradient ``[M', blocks * rows, P]`` if wanted."""
+    depth = len(weights)
+    blocks, nets, rows, width = hb.shape
+    tmp = [scratch(f"tmp{i}", hb, t.shape[1:]) for i, t in enumerate(saved)]
+    grads = [scratch(f"grad{i}", hb, t.shape[1:]) for i, t in enumerate(saved)]  # d loss / d layer i
+    g_last = _to_blocks(grad, rows).transpose(2, 3).contiguous()  # [blocks, M', out, rows]
+    g_h = torch.empty_like(hb) if want_input else None
+    w_t = [w.transpose(1, 2).contiguous() for w in weights]  # once, not once per block
+    for c in range(blocks):
+        for i in range(depth - 1, -1, -1):
+            inp = hb[c] if i == 0 else saved[i - 1][c]
+            into = grads[i - 1] if i > 0 else (g_h[c] if want_input else None)
+            if i == depth - 1:
+                gt = g_last[c]  # [M', out, rows]
+                g_b[i] += gt.sum(-1)
+                g_w[i].baddbmm_(gt, inp)
+                if into is not None:  # one output column: an outer product
+                    g = (torch.mul(gt.transpose(1, 2), w_t[i], out=into) if gt.shape[1] == 1
+                         else torch.bmm(gt.transpose(1, 2), w_t[i], out=into))
+            else:
+                g_b[i] += g.sum(1)
+                g_w[i].baddbmm_(inp.transpose(1, 2), g)
+                if into is not None:
+                    g = torch.bmm(g, w_t[i], out=into)
+            if i > 0:
+                sig = None if sigs[i - 1] is None else sigs[i - 1][c]
+                g = _backprop_activation(g, saved[i - 1][c], act, tmp[i - 1], sig)
+    return g_h.transpose(0, 1).reshape(nets, blocks * rows, width) if want_input else None
 
 
 def _reference_backward(ctx, grad, h, weights, biases):
@@ -205,10 +257,10 @@ def _reference_backward(ctx, grad, h, weights, biases):
     again (``create_graph=True``: gradient penalties, Hessian-vector products). The blocked
     backward writes in place into buffers no graph records; this one is slower and exact."""
     inputs = [h, *weights, *biases]
-    needs = [ctx.needs_input_grad[0], *ctx.needs_input_grad[3:]]  # skip activation, rows
+    needs = [ctx.needs_input_grad[0], *ctx.needs_input_grad[4:]]  # skip activation, rows, roots
     with torch.enable_grad():
-        out = stacked_mlp(h, weights, biases, ACTIVATIONS[ctx.activation])
+        out = reference_mlp(h, weights, biases, ctx.activation, ctx.roots)
         found = iter(torch.autograd.grad(out, [t for t, need in zip(inputs, needs) if need], grad,
                                          create_graph=True))
     grads = [next(found) if need else None for need in needs]
-    return (grads[0], None, None, *grads[1:])
+    return (grads[0], None, None, None, *grads[1:])

@@ -16,8 +16,7 @@ from functools import cached_property
 
 import torch
 
-from ..mechanisms.bank import ACTIVATIONS, stacked_mlp
-from ..mechanisms.blocked_mlp import blocked_mlp, worth_blocking
+from ..mechanisms.blocked_mlp import blocked_mlp, reference_mlp, worth_blocking
 from ..mechanisms.heads import ADDITIVE, FLOW, additive_scale, scale_transform
 from ..mechanisms.spline import rq_spline, spline_param_count
 
@@ -96,7 +95,6 @@ class Snapshot:
             self.biases = [params[f"bias_{i}"] for i in range(bank.num_layers)]
             self.raw_scale = params.get("raw_scale")
             self.act_name = bank.activation
-            self.act = ACTIVATIONS[bank.activation]
 
     def layers(self, g: Group) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor | None]:
         """The group's weight and bias slices, and additive noise scales ``[M', 1]``."""
@@ -130,12 +128,6 @@ def snapshot(scm) -> Snapshot:
     return Snapshot(scm)
 
 
-def _mlp(snap: Snapshot, h: torch.Tensor, weights, biases) -> torch.Tensor:
-    if worth_blocking(h):  # CPU batches: hand-written backward, cache-sized row blocks, same numbers
-        return blocked_mlp(h, weights, biases, snap.act_name)
-    return stacked_mlp(h, weights, biases, snap.act)
-
-
 def raw(snap: Snapshot, g: Group, X: torch.Tensor):
     """Raw outputs ``[M', B, W]`` of the group's nets on feature rows ``X [B, F]``, and its
     additive noise scales ``[M', 1]``.
@@ -144,20 +136,12 @@ def raw(snap: Snapshot, g: Group, X: torch.Tensor):
     computed on one row and broadcast (what the Pyro program does too).
     """
     weights, biases, fixed_scale = snap.layers(g)
-    r, m, batch = g.roots, len(g.nodes), X.shape[0]
-    parts = []
-    if r:
-        zero = X.new_zeros(r, 1, g.index.shape[1])
-        out = _mlp(snap, zero, [w[:r] for w in weights], [b[:r] for b in biases])
-        parts.append(out.expand(r, batch, out.shape[-1]))
-    if r < m:
-        index = g.index if not r else g.index[r:]
-        mask = g.mask if not r else g.mask[r:]
-        h = X[:, index].permute(1, 0, 2) * mask
-        if r:
-            weights, biases = [w[r:] for w in weights], [b[r:] for b in biases]
-        parts.append(_mlp(snap, h, weights, biases))
-    return (parts[0] if len(parts) == 1 else torch.cat(parts)), fixed_scale
+    r = g.roots
+    index, mask = (g.index, g.mask) if not r else (g.index[r:], g.mask[r:])
+    h = X[:, index].permute(1, 0, 2) * mask
+    if worth_blocking(h):  # CPU batches: hand-written backward, cache-sized row blocks, same numbers
+        return blocked_mlp(h, weights, biases, snap.act_name, roots=r), fixed_scale
+    return reference_mlp(h, weights, biases, snap.act_name, roots=r), fixed_scale
 
 
 def _loc_scale(g: Group, out: torch.Tensor, fixed):

@@ -7,13 +7,14 @@ from hypothesis import strategies as hst
 
 from causalppl.mechanisms import _buffers
 from causalppl.mechanisms.bank import ACTIVATIONS, stacked_mlp
-from causalppl.mechanisms.blocked_mlp import ROWS, _block_rows, blocked_mlp, worth_blocking
+from causalppl.mechanisms.blocked_mlp import ROWS, _block_rows, blocked_mlp, reference_mlp, worth_blocking
 from causalppl.testing import strategies as cst
 
 
 @hst.composite
 def networks(draw):
-    """Random stacked nets: M nets, B rows (ragged against the block size), widths, depth."""
+    """Random stacked nets: M nets (the first few roots, reading no input), B rows (ragged
+    against the block size), widths, depth."""
     seed = draw(cst.seeds())
     g = torch.Generator().manual_seed(seed)
     nets, batch, rows = draw(hst.integers(1, 5)), draw(hst.integers(1, 40)), draw(hst.integers(1, 9))
@@ -21,25 +22,32 @@ def networks(draw):
         draw(hst.integers(1, 3))]
     weights = [torch.randn(nets, a, b, generator=g) for a, b in zip(widths, widths[1:])]
     biases = [torch.randn(nets, b, generator=g) for b in widths[1:]]
-    h = torch.randn(nets, batch, widths[0], generator=g)
-    return h, weights, biases, rows, draw(hst.sampled_from(sorted(ACTIVATIONS)))
+    roots = draw(hst.integers(0, nets))
+    h = torch.randn(nets - roots, batch, widths[0], generator=g)
+    return h, weights, biases, rows, draw(hst.sampled_from(sorted(ACTIVATIONS))), roots
 
 
 @given(networks())
 def test_values_and_gradients_equal_the_reference(net):
-    h, weights, biases, rows, act = net
+    """Against autograd of ``stacked_mlp`` on every net, the roots fed rows of zeros."""
+    h, weights, biases, rows, act, roots = net
     leaves = [t.clone().requires_grad_() for t in [h, *weights, *biases]]
-    depth = len(weights)
-    grad_out = torch.randn(h.shape[0], h.shape[1], weights[-1].shape[-1], generator=torch.Generator().manual_seed(1))
+    depth, nets, batch = len(weights), weights[0].shape[0], h.shape[1]
+    grad_out = torch.randn(nets, batch, weights[-1].shape[-1], generator=torch.Generator().manual_seed(1))
 
     def run(fn):
         hh, ws, bs = leaves[0], leaves[1:1 + depth], leaves[1 + depth:]
         out = fn(hh, ws, bs)
-        return out, torch.autograd.grad(out, leaves, grad_out)
+        grads = torch.autograd.grad(out, leaves, grad_out, allow_unused=True)
+        return out, [torch.zeros_like(t) if g is None else g for t, g in zip(leaves, grads)]
 
-    ref, ref_grads = run(lambda hh, ws, bs: stacked_mlp(hh, ws, bs, ACTIVATIONS[act]))
-    out, grads = run(lambda hh, ws, bs: blocked_mlp(hh, ws, bs, act, rows=rows))
+    def reference(hh, ws, bs):
+        return stacked_mlp(torch.cat([hh.new_zeros(roots, batch, hh.shape[-1]), hh]), ws, bs, ACTIVATIONS[act])
+
+    ref, ref_grads = run(reference)
+    out, grads = run(lambda hh, ws, bs: blocked_mlp(hh, ws, bs, act, rows=rows, roots=roots))
     torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(reference_mlp(h, weights, biases, act, roots), ref.detach(), rtol=1e-10, atol=1e-12)
     for name, a, b in zip(["input"] + [f"weight_{i}" for i in range(depth)] + [f"bias_{i}" for i in range(depth)],
                           grads, ref_grads):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11, msg=lambda m, name=name: f"{name}: {m}")
@@ -50,6 +58,8 @@ def test_without_gradients_it_is_a_plain_forward():
     ws, bs = [torch.randn(2, 3, 4), torch.randn(2, 4, 1)], [torch.randn(2, 4), torch.randn(2, 1)]
     with torch.no_grad():
         torch.testing.assert_close(blocked_mlp(h, ws, bs, "tanh", rows=3), stacked_mlp(h, ws, bs, torch.tanh))
+        torch.testing.assert_close(blocked_mlp(h[1:], ws, bs, "tanh", rows=3, roots=1),
+                                   reference_mlp(h[1:], ws, bs, "tanh", roots=1))
 
 
 @pytest.mark.parametrize(("nets", "batch", "width", "worth", "rows"), [
@@ -82,11 +92,12 @@ def test_reused_buffers_do_not_leak_between_calls(act):
 
 
 @pytest.mark.parametrize("act", sorted(ACTIVATIONS))
-def test_gradients_are_differentiable_again(act):
+@pytest.mark.parametrize("roots", [0, 1])
+def test_gradients_are_differentiable_again(act, roots):
     """``create_graph=True`` (gradient penalties, Hessian-vector products): second derivatives
     equal the reference's."""
     g = torch.Generator().manual_seed(5)
-    h = torch.randn(2, 20, 3, generator=g, requires_grad=True)
+    h = torch.randn(2 - roots, 20, 3, generator=g, requires_grad=True)
     ws = [torch.randn(2, 3, 4, generator=g, requires_grad=True), torch.randn(2, 4, 1, generator=g, requires_grad=True)]
     bs = [torch.randn(2, 4, generator=g, requires_grad=True), torch.randn(2, 1, generator=g, requires_grad=True)]
 
@@ -94,8 +105,8 @@ def test_gradients_are_differentiable_again(act):
         (g_w,) = torch.autograd.grad(fn().pow(2).sum(), ws[0], create_graph=True)
         return torch.autograd.grad(g_w.pow(2).sum(), [h, *ws, *bs], allow_unused=True)
 
-    ref = second(lambda: stacked_mlp(h, ws, bs, ACTIVATIONS[act]))
-    got = second(lambda: blocked_mlp(h, ws, bs, act, rows=8))
+    ref = second(lambda: stacked_mlp(torch.cat([h.new_zeros(roots, 20, 3), h]), ws, bs, ACTIVATIONS[act]))
+    got = second(lambda: blocked_mlp(h, ws, bs, act, rows=8, roots=roots))
     for a, b in zip(got, ref):
         if b is None:
             assert a is None or not a.abs().any()
