@@ -1,9 +1,9 @@
 """The stacked MLP of a mechanism bank with a hand-written backward: the CPU fast path.
 
-:func:`~causalppl.mechanisms.bank.stacked_mlp` is the reference; autograd differentiates
-it with a ``bmm`` per product. Five things make that slow on a CPU, and this module
-avoids each while doing the reference's arithmetic (values and gradients agree to
-rounding, tested with hypothesis):
+:func:`reference_mlp` (:func:`~causalppl.mechanisms.bank.stacked_mlp` calls) is the reference;
+autograd differentiates it with a ``bmm`` per product. Five things make that slow on a
+CPU, and this module avoids each while doing the reference's arithmetic (values and
+gradients agree to rounding, tested with hypothesis):
 
 * **Cache.** At large batches every layer's ``[M, B, H]`` activations (50 nets x 4,096
   rows x 64 units is 52 MB) are written to memory and streamed back several times. Here
