@@ -93,7 +93,7 @@ def _throughput(args):
 
         contenders["ChiRho TwinWorldCounterfactual"] = chirho(TwinWorldCounterfactual)
         contenders["ChiRho MultiWorldCounterfactual"] = chirho(MultiWorldCounterfactual)
-    times = measure_side_by_side(contenders, repeat=3 if args.quick else 15)
+    times = measure_side_by_side(contenders, repeat=3 if args.quick else 41)
     t_fwd = times["plain Pyro forward sampling"]
     rows = [[name, units / t, t_fwd / t] for name, t in times.items()]
     if not _chirho_partial.available():

@@ -170,14 +170,16 @@ def main(argv: list[str] | None = None) -> None:
         "`fast` is the fit step's call (pre-encoded rows); `scm.log_prob` adds the checks and encoding "
         "of a dict of columns. Times are medians per call, the three contenders timed round-robin so that "
         "load from other processes hits them alike. The fast path removes Pyro's per-site overhead and, on "
-        "a CPU, runs the stacked MLPs through `causalppl.mechanisms.blocked_mlp` (a hand-written backward "
-        "that allocates nothing per block; row blocks that fit in L2 once the activations outgrow it; the "
+        "a CPU, runs the stacked MLPs through `causalppl.mechanisms.blocked_mlp`: a hand-written backward "
+        "that writes in place; saved activations in reused, version-checked buffers (fresh 50 MB tensors "
+        "cost page faults on every call); row blocks that fit in L2 once the activations outgrow it; the "
         "narrow output layer computed transposed, because MKL's batched product with one output column is "
         "3-10x slower than the same product transposed; tanh as 2 sigmoid(2x) - 1, because torch's float32 "
-        "`tanh` costs about 2.6 ns per element on this CPU against 0.5 ns for `sigmoid`; the Pyro path "
-        "keeps `torch.tanh`). Root nodes are evaluated on one row in both. At batch 4,096 most of the time "
-        "is matrix products both paths do, so the ratio is lower there, and lowest with silu, whose "
-        "activation is already cheap in torch.\n",
+        "`tanh` costs about 2.6 ns per element on this CPU against 0.5 ns for `sigmoid` (the Pyro path "
+        "keeps `torch.tanh`); silu's derivative from its saved sigmoid, s + y(1 - s), where torch's "
+        "`silu_backward` recomputes the sigmoid. Root nodes are evaluated on one row in both paths (in the "
+        "same blocked call as the others on the fast path). At batch 4,096 most of the time is matrix "
+        "products both paths do, so the ratio is lower there.\n",
         table(["activation", "nodes", "batch", "Pyro trace ms", "fast ms", "ratio", "scm.log_prob ms", "ratio"],
               rows),
     ]
