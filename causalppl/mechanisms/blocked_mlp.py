@@ -92,14 +92,14 @@ def reference_mlp(h: torch.Tensor, weights, biases, activation: str, roots: int 
     """What :func:`blocked_mlp` computes, as plain :func:`~causalppl.mechanisms.bank.stacked_mlp`
     calls: the first ``roots`` nets on one zero row (broadcast), the others on ``h``."""
     act, nets, batch = ACTIVATIONS[activation], weights[0].shape[0], h.shape[1]
-    parts = []
-    if roots:
-        zero = h.new_zeros(roots, 1, weights[0].shape[1])
-        out = stacked_mlp(zero, [w[:roots] for w in weights], [b[:roots] for b in biases], act)
-        parts.append(out.expand(roots, batch, out.shape[-1]))
-    if roots < nets:
-        parts.append(stacked_mlp(h, [w[roots:] for w in weights], [b[roots:] for b in biases], act))
-    return parts[0] if len(parts) == 1 else torch.cat(parts)
+    if not roots:  # (no slicing: a one-unit query runs this once per level, at a few us a slice)
+        return stacked_mlp(h, weights, biases, act)
+    zero = h.new_zeros(roots, 1, weights[0].shape[1])
+    out = stacked_mlp(zero, [w[:roots] for w in weights], [b[:roots] for b in biases], act)
+    out = out.expand(roots, batch, out.shape[-1])
+    if roots == nets:
+        return out
+    return torch.cat([out, stacked_mlp(h, [w[roots:] for w in weights], [b[roots:] for b in biases], act)])
 
 
 def _activate(pre: torch.Tensor, activation: str, sig: torch.Tensor | None) -> torch.Tensor:

@@ -41,6 +41,15 @@ class Group:
     roots: int  # the first `roots` rows are root nodes: constant outputs, evaluated on one row
     cache: dict = field(default_factory=dict)
 
+    @cached_property
+    def rest_index(self) -> torch.Tensor:
+        """The parent gathers of the non-root nets."""
+        return self.index[self.roots:]
+
+    @cached_property
+    def rest_mask(self) -> torch.Tensor:
+        return self.mask[self.roots:]
+
 
 def group(scm, nodes: tuple[str, ...]) -> Group:
     like = scm._buffers["feature_loc"]
@@ -136,9 +145,9 @@ def raw(snap: Snapshot, g: Group, X: torch.Tensor):
     computed on one row and broadcast (what the Pyro program does too).
     """
     weights, biases, fixed_scale = snap.layers(g)
+    h = X[:, g.rest_index].permute(1, 0, 2) * g.rest_mask if g.roots < len(g.nodes) else \
+        X.new_empty(0, X.shape[0], g.index.shape[1])
     r = g.roots
-    index, mask = (g.index, g.mask) if not r else (g.index[r:], g.mask[r:])
-    h = X[:, index].permute(1, 0, 2) * mask
     if worth_blocking(h):  # CPU batches: hand-written backward, cache-sized row blocks, same numbers
         return blocked_mlp(h, weights, biases, snap.act_name, roots=r), fixed_scale
     return reference_mlp(h, weights, biases, snap.act_name, roots=r), fixed_scale
