@@ -142,17 +142,17 @@ class TwinWorldMessenger(Messenger):
                     )
                 value = torch.where(self._cf_mask(batch_shape, event_shape), pushed, obs)
             else:
-                u = functools.partial(nm.abduct_slice, obs, self.dim - len(nm.noise_event_shape), FACTUAL)
-                # Factual slice is the evidence exactly; the counterfactual slice moves by the
-                # change of mechanism between worlds (exactly zero where parents agree). When
-                # that change does not depend on the noise, the noise is abducted only if read.
-                shift = nm.noise_free_shift(ev_dim, FACTUAL) if obs.is_floating_point() else None
-                if shift is not None:
-                    value = obs + shift
+                abducted = functools.partial(nm.abduct_slice, obs, self.dim - len(nm.noise_event_shape), FACTUAL)
+                if obs.is_floating_point():
+                    # Factual slice is the evidence exactly; the counterfactual slice moves by the
+                    # change of mechanism between worlds (exactly zero where parents agree). When
+                    # that change does not depend on the noise, the noise is abducted only if read.
+                    shift = nm.noise_free_shift(ev_dim, FACTUAL)
+                    u = abducted if shift is not None else abducted()
+                    value = obs + (shift if shift is not None else nm.world_shift(u, ev_dim, FACTUAL))
                 else:
-                    u = u()
-                    value = (obs + nm.world_shift(u, ev_dim, FACTUAL) if obs.is_floating_point()
-                             else torch.where(self._cf_mask(batch_shape, event_shape), nm.push(u), obs))
+                    u = abducted()
+                    value = torch.where(self._cf_mask(batch_shape, event_shape), nm.push(u), obs)
             if self.weigh:
                 self._add_log_weight(_factual(fn.log_prob(obs), self.dim))
         else:

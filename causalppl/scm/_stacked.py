@@ -145,12 +145,12 @@ def raw(snap: Snapshot, g: Group, X: torch.Tensor):
     computed on one row and broadcast (what the Pyro program does too).
     """
     weights, biases, fixed_scale = snap.layers(g)
-    h = X[:, g.rest_index].permute(1, 0, 2) * g.rest_mask if g.roots < len(g.nodes) else \
-        X.new_empty(0, X.shape[0], g.index.shape[1])
-    r = g.roots
-    if worth_blocking(h):  # CPU batches: hand-written backward, cache-sized row blocks, same numbers
-        return blocked_mlp(h, weights, biases, snap.act_name, roots=r), fixed_scale
-    return reference_mlp(h, weights, biases, snap.act_name, roots=r), fixed_scale
+    if g.roots < len(g.nodes):
+        h = X[:, g.rest_index].permute(1, 0, 2) * g.rest_mask
+    else:  # only roots: no parents to gather
+        h = X.new_empty(0, X.shape[0], g.index.shape[1])
+    mlp = blocked_mlp if worth_blocking(h) else reference_mlp  # blocked: CPU batches, same numbers
+    return mlp(h, weights, biases, snap.act_name, roots=g.roots), fixed_scale
 
 
 def _loc_scale(g: Group, out: torch.Tensor, fixed):
