@@ -9,6 +9,7 @@
 * :func:`fit_ivae` — identifiable VAE (Khemakhem et al. 2020).
 """
 
+from ..noise.families import NOISE_FAMILIES, noise_distribution
 from .anm import ANMResult, anm_direction, anm_model, kernel_ridge_fit
 from .crl import (
     CRLParams,
@@ -30,7 +31,6 @@ from .ica import ICAResult, fit_ica, ica_log_likelihood, ica_model, whiten
 from .ivae import IVAE, fit_ivae
 from .linear_sem import LinearSEM, fit_linear_sem
 from .lingam import fit_equal_variance_sem, fit_lingam
-from .noise_families import NOISE_FAMILIES, noise_distribution
 
 __all__ = [
     "ANMResult",

@@ -20,8 +20,8 @@ import pyro
 import pyro.distributions as dist
 import torch
 
+from ..checks import paired_samples as as_paired_samples
 from ..errors import CausalError
-from ..metrics._arrays import as_paired_samples
 from .hsic import hsic_test
 
 __all__ = ["ANMResult", "anm_direction", "anm_model", "kernel_ridge_fit"]

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import gamma
 
+from ..checks import paired_samples as as_paired_samples
 from ..errors import CausalError
-from ..metrics._arrays import as_paired_samples
 
 __all__ = ["HSICResult", "gaussian_gram", "hsic_test"]
 

@@ -24,7 +24,7 @@ import pyro.poutine as poutine
 import torch
 
 from ..errors import CausalError
-from ._linalg import random_orthogonal
+from ..linalg import random_orthogonal
 
 __all__ = ["BimodalNormal", "ICAResult", "fit_ica", "ica_log_likelihood", "ica_model", "whiten"]
 

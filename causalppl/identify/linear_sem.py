@@ -19,7 +19,7 @@ from scipy.stats import t as student_t
 
 from ..errors import CausalError
 from ..graph import CausalGraph
-from .noise_families import noise_distribution
+from ..noise.families import noise_distribution
 
 __all__ = ["LinearSEM", "as_data_matrix", "fit_linear_sem", "prune_order", "significant_parents"]
 

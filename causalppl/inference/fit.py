@@ -21,7 +21,7 @@ import torch
 import xarray as xr
 
 from ..errors import CausalError
-from ..queries._program import seeded
+from ..rng import seeded
 from ._fit_objectives import mle_objective, svi_objective
 
 __all__ = ["fit"]

@@ -12,8 +12,10 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import rankdata
 
+from ..checks import matrix as as_matrix
+from ..checks import paired_samples as as_paired_samples
 from ..errors import CausalError
-from ._arrays import as_matrix, as_paired_samples, standardize
+from ._arrays import standardize
 
 __all__ = ["amari_index", "correlation_matrix", "matched_correlations", "mcc", "r2", "weak_mcc"]
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import paired_samples as as_paired_samples
 from ..errors import CausalError
-from ._arrays import as_paired_samples, standardize
+from ._arrays import standardize
 
 __all__ = ["DCI", "dci", "mig", "sap"]
 

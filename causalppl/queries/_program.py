@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -16,7 +15,7 @@ from ..errors import EvidenceError, UnknownSiteError
 from ..graph.extract import exogenous_sites, is_model_site, sample_sites, trace_sites
 from ..handlers.condition import check_evidence_value
 
-__all__ = ["ProgramInfo", "probe", "probed", "seeded"]
+__all__ = ["ProgramInfo", "probe", "probed"]
 
 
 @dataclass
@@ -182,17 +181,3 @@ def _cache_key(args, kwargs):
         else:
             return None
     return (torch.get_default_dtype(), tuple(sorted(kwargs)), tuple(parts))
-
-
-@contextmanager
-def seeded(seed: int | None):
-    """Seed torch's RNG inside the block without disturbing the caller's RNG state."""
-    if seed is None:
-        yield
-        return
-    with torch.random.fork_rng():
-        if torch.accelerator.is_available():
-            torch.manual_seed(seed)
-        else:  # the CPU generator alone: skips queueing lazy seeds for absent accelerators
-            torch.default_generator.manual_seed(seed)
-        yield

@@ -14,7 +14,8 @@ from ..handlers.condition import condition as condition_handler
 from ..handlers.twin_world import TwinWorldMessenger
 from ..inference.abduction import resample, svi_noise_posterior
 from ..noise import noise_model
-from ._program import probed, seeded
+from ..rng import seeded
+from ._program import probed
 from ._xr import to_dataset
 
 __all__ = ["counterfactual", "plan_abduction"]

@@ -8,7 +8,8 @@ import pyro
 
 from ..errors import CausalError, UnsupportedDistributionError
 from ..handlers.twin_world import TwinWorldMessenger
-from ._program import probed, seeded
+from ..rng import seeded
+from ._program import probed
 from .sample import sample
 
 __all__ = ["effect"]

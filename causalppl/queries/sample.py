@@ -11,7 +11,8 @@ import xarray as xr
 from ..errors import CausalError
 from ..handlers.deterministic import DeterministicShapeMessenger
 from ..handlers.do import do as do_handler
-from ._program import probe, seeded
+from ..rng import seeded
+from ._program import probe
 from ._xr import to_dataset
 
 __all__ = ["sample"]

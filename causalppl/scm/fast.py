@@ -17,7 +17,7 @@ import torch
 
 from ..errors import CausalError, UnknownSiteError
 from ..noise import noise_model
-from ..queries._program import seeded
+from ..rng import seeded
 from . import kernel_route
 from ._stacked import abduct_bank, group, push_bank, raw, snapshot
 from .data import as_tensors

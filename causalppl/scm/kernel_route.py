@@ -17,7 +17,7 @@ import torch
 from causalppl import kernels
 
 from ..mechanisms.heads import ADDITIVE, additive_scale
-from ..queries._program import seeded
+from ..rng import seeded
 
 __all__ = ["abduct", "backend", "counterfactual", "log_prob", "routed", "sample"]
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ..errors import CausalError
-from ..identify._linalg import random_orthogonal
+from ..linalg import random_orthogonal
 
 __all__ = ["assert_identifiable", "assert_invariant", "orthogonal_group"]
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ..errors import CausalError
 from ..graph import CausalGraph
-from ..identify._linalg import random_orthogonal, random_well_conditioned
+from ..linalg import random_orthogonal, random_well_conditioned
 from .random_models import RandomSCM
 
 __all__ = [

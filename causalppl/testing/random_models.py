@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..errors import CausalError, UnknownSiteError
 from ..graph import CausalGraph
-from ..identify.noise_families import NOISE_FAMILIES, noise_distribution, standard_noise
+from ..noise.families import NOISE_FAMILIES, noise_distribution, standard_noise
 
 __all__ = ["NOISE_FAMILIES", "NONLINEARITIES", "RandomSCM", "noise_distribution"]
 

@@ -18,8 +18,8 @@ from causalppl.identify import (
     ica_log_likelihood,
     whiten,
 )
-from causalppl.identify._linalg import random_well_conditioned
-from causalppl.identify.noise_families import standard_noise
+from causalppl.linalg import random_well_conditioned
+from causalppl.noise.families import standard_noise
 from causalppl.metrics import amari_index, mcc
 from causalppl.testing import assert_identifiable, assert_invariant, orthogonal_group
 

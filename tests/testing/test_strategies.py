@@ -12,7 +12,7 @@ from hypothesis import strategies as hst
 
 import causalppl as cp
 from causalppl.errors import CausalError
-from causalppl.identify.noise_families import NOISE_FAMILIES, noise_distribution, standard_noise
+from causalppl.noise.families import NOISE_FAMILIES, noise_distribution, standard_noise
 from causalppl.testing import strategies as st
 
 HEAVY = settings(max_examples=max(3, settings.default.max_examples // 3))

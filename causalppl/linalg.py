@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ..errors import CausalError
+from .errors import CausalError
 
 __all__ = ["random_orthogonal", "random_well_conditioned"]
 
