@@ -5,6 +5,7 @@ A site ``pyro.sample("y", Normal(loc, scale))`` *is* the structural equation
 distribution into a :class:`NoiseModel` that can push noise forward (``x = push(u)``),
 recover it from data (``u = abduct(x)``; exact for invertible mechanisms, an exact
 posterior draw for Gumbel-max discrete sites) and name its prior (``noise_dist``).
+The forms are registered by distribution type; :func:`register` adds a user's own.
 """
 
 from .models import (
@@ -17,7 +18,7 @@ from .models import (
     QuantileNoise,
     TransformedNoise,
 )
-from .registry import noise_model
+from .registry import noise_model, register, registered
 
 __all__ = [
     "DeltaNoise",
@@ -29,4 +30,6 @@ __all__ = [
     "QuantileNoise",
     "TransformedNoise",
     "noise_model",
+    "register",
+    "registered",
 ]
