@@ -8,9 +8,11 @@ import torch
 
 from causalppl.errors import CausalError
 
+from .activations import ACTIVATIONS as _TABLE
+
 __all__ = ["ACTIVATIONS", "check_activation", "check_float", "check_layers"]
 
-ACTIVATIONS = ("tanh", "relu", "silu")
+ACTIVATIONS = tuple(_TABLE)
 _FLOATS = (torch.float32, torch.float64)
 
 

@@ -14,22 +14,13 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from pyro.nn import PyroModule
+
+from causalppl.kernels.activations import ACTIVATIONS, activation_fn
 
 from ..errors import CausalError
 
 __all__ = ["ACTIVATIONS", "MechanismBank", "activation_fn", "stacked_mlp"]
-
-ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "silu": F.silu}
-
-
-def activation_fn(name: str):
-    """The activation called ``name`` (``"tanh"``, ``"relu"`` or ``"silu"``)."""
-    if name not in ACTIVATIONS:
-        raise CausalError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
-    return ACTIVATIONS[name]
-
 
 def stacked_mlp(h: torch.Tensor, weights, biases, act) -> torch.Tensor:
     """Node-major stacked MLP: ``h [M, B, in]`` through per-net layers -> ``[M, B, out]``."""

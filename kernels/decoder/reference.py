@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import torch
 
-from ..mechanism.reference import activate
+from ..activations import OUT_ACTIVATIONS as _OUT
+from ..activations import activate
 
 __all__ = ["OUT_ACTIVATIONS", "decoder_forward"]
 
-OUT_ACTIVATIONS = ("sigmoid", "tanh")
+OUT_ACTIVATIONS = tuple(_OUT)
 
 
 def decoder_forward(z, weights, biases, activation, out_activation=None):

@@ -20,6 +20,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..activations import activate
+
 __all__ = [
     "HALF_LOG_2PI",
     "SCALE_FLOOR",
@@ -46,15 +48,6 @@ def scale_transform(raw: torch.Tensor) -> torch.Tensor:
         0.693247...
     """
     return F.softplus(raw) + SCALE_FLOOR
-
-
-def activate(h: torch.Tensor, activation: str) -> torch.Tensor:
-    """Apply ``"tanh"``, ``"relu"`` or ``"silu"``."""
-    if activation == "tanh":
-        return torch.tanh(h)
-    if activation == "relu":
-        return torch.relu(h)
-    return F.silu(h)
 
 
 def gather_parents(x: torch.Tensor, parent_index: torch.Tensor,
