@@ -87,7 +87,7 @@ class ProgramInfo:
     def check_names(self, names, role: str) -> None:
         missing = set(names) - set(self.sites)
         if missing:
-            raise UnknownSiteError(missing, self.names, role=role)
+            raise UnknownSiteError.naming(missing, self.names, role=role)
 
     def place(self, name: str, value, role: str = "evidence") -> tuple[torch.Tensor, int | None]:
         """Validate a per-site value; returns it shaped for the unit plate, and the unit count.

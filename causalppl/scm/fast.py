@@ -109,7 +109,7 @@ def abduct(scm, values: Mapping[str, torch.Tensor], seed: int | None = None) -> 
 def _check_names(scm, names, role: str) -> None:
     unknown = set(names) - set(scm.nodes)
     if unknown:
-        raise UnknownSiteError(unknown, scm.nodes, role=role)
+        raise UnknownSiteError.naming(unknown, scm.nodes, role=role)
 
 
 def affected(scm, targets) -> set[str]:

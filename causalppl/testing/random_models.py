@@ -119,7 +119,7 @@ class RandomSCM:
         do = dict(do or {})
         unknown = set(do) - set(nodes)
         if unknown:
-            raise UnknownSiteError(unknown, nodes, role="intervention")
+            raise UnknownSiteError.naming(unknown, nodes, role="intervention")
         index = {n: i for i, n in enumerate(nodes)}
         d = len(nodes)
         w = np.zeros((d, d))  # w[j, i]: weight of i -> j, so x = w x + c + noise
