@@ -11,8 +11,9 @@ Example:
 """
 
 from . import errors, handlers, identify, metrics, noise, queries  # noqa: F401
-from .errors import CausalError
-from .graph import CausalGraph, graph
+from .errors import CausalError, CausalWarning
+from .graph import CausalGraph
+from .program import graph
 from .handlers import condition, do, twin_world
 from .inference import fit
 from .queries import counterfactual, effect, sample
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CausalError",
+    "CausalWarning",
     "CausalGraph",
     "NeuralSCM",
     "condition",

@@ -53,7 +53,7 @@ class SiteCheckingMessenger(Messenger):
         if exc_type is None:
             missing = self._expected - set(self._seen)
             if missing:
-                raise UnknownSiteError(missing, self._seen, role=self._role)
+                raise UnknownSiteError.naming(missing, self._seen, role=self._role)
         return result
 
     def _note(self, msg) -> bool:
