@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from . import checks
 from .errors import CausalError
 
 __all__ = ["random_orthogonal", "random_well_conditioned"]
@@ -19,6 +20,7 @@ def random_orthogonal(dim: int, generator: torch.Generator | None = None) -> tor
         >>> bool(torch.allclose(q @ q.T, torch.eye(3, dtype=q.dtype)))
         True
     """
+    dim = checks.positive_int(dim, "dim")
     a = torch.randn(dim, dim, generator=generator, dtype=torch.get_default_dtype())
     q, r = torch.linalg.qr(a)
     signs = torch.sign(torch.diagonal(r))
@@ -36,7 +38,8 @@ def random_well_conditioned(
         >>> f"{float(torch.linalg.cond(a)):.6f}"
         '5.000000'
     """
-    if max_condition < 1:
+    rows, cols = checks.positive_int(rows, "rows"), checks.positive_int(cols, "cols")
+    if checks.positive_number(max_condition, "max_condition") < 1:
         raise CausalError(f"max_condition must be >= 1, got {max_condition}")
     k = min(rows, cols)
     u = random_orthogonal(rows, generator)[:, :k]

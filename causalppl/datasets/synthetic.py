@@ -2,21 +2,69 @@
 
 A :class:`KnownSCM` holds every node's structural equation ``x_j = f_j(pa_j, u_j)`` and
 its inverse in ``u_j``, so it samples (observational or under ``do``), recovers a unit's
-noise, and computes true counterfactuals and average effects to compare fitted models to.
+noise, and computes true counterfactuals and average effects to compare fitted models to
+(the reference path). Its :meth:`~KnownSCM.model` is the same SCM as a Pyro program, so the
+queries (``cp.sample``, ``cp.counterfactual``, ``cp.effect``) answer on the truth through
+the same calls as on a fitted model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import pyro
+import pyro.distributions as dist
 import torch
+from torch.distributions import constraints
+from torch.distributions.transforms import Transform
 
 from ..errors import CausalError
 from ..graph import CausalGraph
 
-__all__ = ["KnownSCM", "multiplicative_noise", "nonlinear_anm", "tanh_anm"]
+__all__ = ["EquationTransform", "KnownSCM", "multiplicative_noise", "nonlinear_anm", "tanh_anm"]
 
 Equation = Callable[[Mapping[str, torch.Tensor], torch.Tensor], torch.Tensor]
+
+
+class EquationTransform(Transform):
+    """A node's structural equation ``x = f(parents, u)`` as a bijective map of its noise ``u``.
+
+    The parents' values are fixed when the transform is built (one per call of the
+    program); ``g`` inverts ``f`` in ``u``. ``log |dx/du|`` is ``f``'s derivative in ``u``,
+    taken elementwise by differentiating ``f`` in ``u``.
+
+    Example:
+        >>> t = EquationTransform(lambda v, u: v["a"] * u, lambda v, x: x / v["a"], {"a": torch.tensor(2.0)})
+        >>> u = torch.tensor(1.5)
+        >>> float(t(u)), float(t.inv(t(u))), round(float(t.log_abs_det_jacobian(u, t(u)).exp()), 6)
+        (3.0, 1.5, 2.0)
+    """
+
+    domain = constraints.real
+    codomain = constraints.real
+    bijective = True
+
+    def __init__(self, equation: Equation, inverse: Equation, parents: Mapping[str, torch.Tensor], cache_size=0):
+        super().__init__(cache_size=cache_size)
+        self.equation, self.inverse, self.parents = equation, inverse, dict(parents)
+
+    def with_cache(self, cache_size=1):
+        """The same transform caching its last ``cache_size`` call(s) (as torch's transforms)."""
+        if self._cache_size == cache_size:
+            return self
+        return EquationTransform(self.equation, self.inverse, self.parents, cache_size=cache_size)
+
+    def _call(self, u):
+        return self.equation(self.parents, u)
+
+    def _inverse(self, x):
+        return self.inverse(self.parents, x)
+
+    def log_abs_det_jacobian(self, u, x):
+        with torch.enable_grad():  # f acts elementwise in u: the gradient of the sum is the slope
+            v = u if u.requires_grad else u.detach().requires_grad_(True)
+            (slope,) = torch.autograd.grad(self.equation(self.parents, v).sum(), v, create_graph=True)
+        return slope.abs().log()
 
 
 class KnownSCM:
@@ -24,16 +72,56 @@ class KnownSCM:
 
     Args:
         graph: the causal graph.
-        equations: ``{node: f(values, u)}``; ``values`` holds (at least) the parents.
+        equations: ``{node: f(values, u)}``; ``values`` holds (at least) the parents, and
+            ``f`` is strictly monotone in ``u``.
         inverses: ``{node: g(values, x)}`` with ``g(values, f(values, u)) = u``.
+
+    Example:
+        >>> import causalppl as cp
+        >>> truth = nonlinear_anm()
+        >>> cp.graph(truth.model).edges
+        [('x', 'h'), ('x', 'y'), ('h', 'y')]
     """
 
     def __init__(self, graph: CausalGraph, equations: Mapping[str, Equation], inverses: Mapping[str, Equation]):
+        if not isinstance(graph, CausalGraph):
+            raise CausalError(f"graph must be a CausalGraph, got {type(graph).__name__}")
+        for role, table in (("equations", equations), ("inverses", inverses)):
+            missing = [v for v in graph.nodes if v not in table or not callable(table[v])]
+            if missing:
+                raise CausalError(f"{role} has no callable for nodes {missing}; nodes: {graph.nodes}")
         self.graph, self.equations, self.inverses = graph, dict(equations), dict(inverses)
 
     @property
     def nodes(self) -> list[str]:
+        """The nodes in topological order."""
         return self.graph.nodes
+
+    def model(self) -> dict[str, torch.Tensor]:
+        """The SCM as a Pyro program for one unit; returns every node's value.
+
+        Node ``j`` is ``pyro.sample(j, TransformedDistribution(Normal(0, 1), [T_j]))`` with
+        ``T_j`` the :class:`EquationTransform` of its equation given its parents' values, so
+        the queries recover each noise exactly (``T_j⁻¹``) and push it through ``f_j``.
+
+        Example:
+            >>> import causalppl as cp
+            >>> truth = multiplicative_noise()
+            >>> cf = cp.counterfactual(truth.model, {"x": 2.0, "y": 3.0}, {"x": -1.0}, num_samples=1)
+            >>> cf.attrs["abduction"], cf.y.sel(world="counterfactual").item()  # y = x u, u = 1.5
+            ('exact', -1.5)
+        """
+        values: dict[str, torch.Tensor] = {}
+        for v in self.nodes:
+            parents = {p: values[p] for p in self.graph.parents(v)}
+            like = torch.zeros((), dtype=torch.get_default_dtype())
+            for t in parents.values():
+                like = like + torch.zeros_like(t)  # the parents' batch shape and dtype
+            law = dist.TransformedDistribution(
+                dist.Normal(like, 1.0), [EquationTransform(self.equations[v], self.inverses[v], parents)]
+            )
+            values[v] = pyro.sample(v, law)
+        return values
 
     def push(self, noise: Mapping[str, torch.Tensor], do: Mapping[str, object] | None = None) -> dict:
         """Values from given noise ``{node: [n]}``, with hard interventions ``do``."""
@@ -50,6 +138,7 @@ class KnownSCM:
         return out
 
     def noise(self, num_samples: int, seed: int | None = 0) -> dict[str, torch.Tensor]:
+        """``{node: [num_samples]}`` standard normal noise (``seed=None``: fresh)."""
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         return {v: torch.randn(num_samples, generator=gen, dtype=torch.float64) for v in self.nodes}
 
@@ -66,8 +155,14 @@ class KnownSCM:
         values = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in values.items()}
         return self.push(self.abduct(values), do)
 
-    def effect(self, outcome: str, do: Mapping[str, object], baseline: Mapping[str, object] | None = None,
-               num_samples: int = 200_000, seed: int = 0) -> float:
+    def effect(
+        self,
+        outcome: str,
+        do: Mapping[str, object],
+        baseline: Mapping[str, object] | None = None,
+        num_samples: int = 200_000,
+        seed: int = 0,
+    ) -> float:
         """``E[outcome | do] - E[outcome | baseline]`` by Monte Carlo with shared noise."""
         noise = self.noise(num_samples, seed)
         return float((self.push(noise, do)[outcome] - self.push(noise, baseline or {})[outcome]).mean())
@@ -90,10 +185,16 @@ def nonlinear_anm() -> KnownSCM:
     fy = lambda v: 1.5 * torch.sin(1.2 * v["h"]) + 0.4 * v["x"] ** 2  # noqa: E731
     return KnownSCM(
         graph,
-        {"x": lambda v, u: u, "h": lambda v, u: 1.5 * torch.tanh(1.5 * v["x"]) + 0.8 * u,
-         "y": lambda v, u: fy(v) + 0.3 * u},
-        {"x": lambda v, x: x, "h": lambda v, x: (x - 1.5 * torch.tanh(1.5 * v["x"])) / 0.8,
-         "y": lambda v, x: (x - fy(v)) / 0.3},
+        {
+            "x": lambda v, u: u,
+            "h": lambda v, u: 1.5 * torch.tanh(1.5 * v["x"]) + 0.8 * u,
+            "y": lambda v, u: fy(v) + 0.3 * u,
+        },
+        {
+            "x": lambda v, x: x,
+            "h": lambda v, x: (x - 1.5 * torch.tanh(1.5 * v["x"])) / 0.8,
+            "y": lambda v, x: (x - fy(v)) / 0.3,
+        },
     )
 
 
@@ -107,8 +208,9 @@ def multiplicative_noise() -> KnownSCM:
         True
     """
     graph = CausalGraph({"x": [], "y": ["x"]})
-    return KnownSCM(graph, {"x": lambda v, u: u, "y": lambda v, u: v["x"] * u},
-                    {"x": lambda v, x: x, "y": lambda v, x: x / v["x"]})
+    return KnownSCM(
+        graph, {"x": lambda v, u: u, "y": lambda v, u: v["x"] * u}, {"x": lambda v, x: x, "y": lambda v, x: x / v["x"]}
+    )
 
 
 def tanh_anm(num_nodes: int = 20, *, max_parents: int = 3, edge_prob: float = 0.3, seed: int = 0) -> KnownSCM:
@@ -147,4 +249,3 @@ def _tanh_node(parents, w, a, b, s):
         return a * torch.tanh(z + b)
 
     return (lambda v, u: mean(v) + s * u), (lambda v, x: (x - mean(v)) / s)
-

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from .. import checks
 from ..errors import CausalError, CyclicGraphError
 
 __all__ = ["CausalGraph"]
@@ -44,27 +45,11 @@ class CausalGraph:
     ):
         if isinstance(parents, CausalGraph):
             parents = parents.parents_dict()
-        if not isinstance(parents, Mapping):
-            raise CausalError(f"parents must be a mapping node -> list of parents, got {type(parents).__name__}")
-        spec: dict[str, list[str]] = {}
-        for node, pa in parents.items():
-            if not isinstance(node, str):
-                raise CausalError(f"node names must be strings, got {node!r}")
-            if isinstance(pa, str):
-                raise CausalError(f"parents of {node!r} must be a list of names, got the string {pa!r}")
-            pa = list(pa)
-            if len(set(pa)) != len(pa):
-                raise CausalError(f"parents of {node!r} list a node twice: {pa}")
-            for p in pa:
-                if p not in parents:
-                    raise CausalError(f"parent {p!r} of node {node!r} is not a node of the graph")
-                if p == node:
-                    raise CyclicGraphError(f"node {node!r} is its own parent")
-            spec[node] = pa
+        spec = _parents_spec(parents)
         self._parents = spec
         self._nodes = _toposort(spec)
-        self.intervened = frozenset(intervened)
-        self.exogenous = frozenset(exogenous)
+        self.intervened = frozenset(checks.names(intervened, "intervened"))
+        self.exogenous = frozenset(checks.names(exogenous, "exogenous"))
         unknown = (self.intervened | self.exogenous) - set(spec)
         if unknown:
             raise CausalError(f"nodes {sorted(unknown)} are marked but not in the graph")
@@ -135,14 +120,16 @@ class CausalGraph:
     def from_adjacency(cls, adjacency, nodes: Sequence[str] | None = None) -> CausalGraph:
         """Build a graph from a square 0/1 matrix with ``A[i, j] = 1`` for ``i -> j``.
 
+        Raises:
+            CausalError: the matrix holds NaN or entries other than 0 and 1, ``nodes`` are
+                not distinct strings, or the graph has a cycle (a self-loop included).
+
         Example:
             >>> CausalGraph.from_adjacency([[0, 1], [0, 0]], ["a", "b"]).edges
             [('a', 'b')]
         """
-        a = np.asarray(adjacency)
-        if a.ndim != 2 or a.shape[0] != a.shape[1]:
-            raise CausalError(f"adjacency must be a square matrix, got shape {a.shape}")
-        nodes = list(nodes) if nodes is not None else [f"x{i}" for i in range(a.shape[0])]
+        a = checks.adjacency(adjacency, "adjacency")
+        nodes = checks.names(nodes, "nodes") if nodes is not None else [f"x{i}" for i in range(a.shape[0])]
         if len(nodes) != a.shape[0]:
             raise CausalError(f"{len(nodes)} names for a {a.shape[0]}-node adjacency matrix")
         return cls({c: [nodes[i] for i in range(len(nodes)) if a[i, j]] for j, c in enumerate(nodes)})
@@ -176,9 +163,9 @@ class CausalGraph:
         for n in endo:
             spec[n] = list(self._parents[n]) + [f"U_{n}"]
         for n in endo:
-            spec[f"{n}*"] = [] if n in actions else [
-                p if p in self.exogenous else f"{p}*" for p in self._parents[n]
-            ] + [f"U_{n}"]
+            spec[f"{n}*"] = (
+                [] if n in actions else [p if p in self.exogenous else f"{p}*" for p in self._parents[n]] + [f"U_{n}"]
+            )
         return CausalGraph(
             spec,
             intervened={f"{a}*" for a in actions},
@@ -231,6 +218,30 @@ class CausalGraph:
         return f"CausalGraph({{{body}}})"
 
 
+def _parents_spec(parents) -> dict[str, list[str]]:
+    """``{node: [parents]}`` checked: string nodes, each parent list a sequence of distinct nodes."""
+    if not isinstance(parents, Mapping):
+        raise CausalError(f"parents must be a mapping node -> list of parents, got {type(parents).__name__}")
+    spec: dict[str, list[str]] = {}
+    for node, pa in parents.items():
+        if not isinstance(node, str):
+            raise CausalError(f"node names must be strings, got {node!r}")
+        if isinstance(pa, (str, bytes, Mapping, set, frozenset)) or not isinstance(pa, Iterable):
+            raise CausalError(f"parents of {node!r} must be a list of node names, got {type(pa).__name__}: {pa!r}")
+        pa = list(pa)
+        for p in pa:
+            if not isinstance(p, str):
+                raise CausalError(f"parents of {node!r} must be node names (strings), got {p!r}")
+            if p not in parents:
+                raise CausalError(f"parent {p!r} of node {node!r} is not a node of the graph")
+            if p == node:
+                raise CyclicGraphError(f"node {node!r} is its own parent")
+        if len(set(pa)) != len(pa):
+            raise CausalError(f"parents of {node!r} list a node twice: {pa}")
+        spec[node] = pa
+    return spec
+
+
 def _toposort(spec: Mapping[str, Sequence[str]]) -> list[str]:
     """Kahn's algorithm, stable in the given order; raises on a cycle naming its nodes."""
     order: list[str] = []
@@ -253,5 +264,5 @@ def _find_cycle(spec: Mapping[str, Sequence[str]], nodes: Sequence[str]) -> str:
     while node not in path:
         path.append(node)
         node = next(p for p in spec[node] if p in nodes)
-    cycle = path[path.index(node):] + [node]
+    cycle = path[path.index(node) :] + [node]
     return " -> ".join(reversed(cycle))

@@ -7,19 +7,13 @@
 * :func:`fit_interventional_crl` — linear causal representation learning from one hard
   intervention per latent (Squires et al. 2023).
 * :func:`fit_ivae` — identifiable VAE (Khemakhem et al. 2020).
+
+The maximum-likelihood fitters share one L-BFGS loop, :func:`minimize_lbfgs`.
 """
 
-from ..noise.families import NOISE_FAMILIES, noise_distribution
 from .anm import ANMResult, anm_direction, anm_model, kernel_ridge_fit
-from .crl import (
-    CRLParams,
-    CRLResult,
-    crl_log_likelihood,
-    crl_marginal_model,
-    crl_model,
-    fit_interventional_crl,
-    shear_latent,
-)
+from .crl import CRLParams, crl_log_likelihood, crl_marginal_model, crl_model, shear_latent
+from .crl_fit import CRLResult, fit_interventional_crl
 from .factor_analysis import (
     FactorAnalysis,
     factor_analysis_log_likelihood,
@@ -31,6 +25,7 @@ from .ica import ICAResult, fit_ica, ica_log_likelihood, ica_model, whiten
 from .ivae import IVAE, fit_ivae
 from .linear_sem import LinearSEM, fit_linear_sem
 from .lingam import fit_equal_variance_sem, fit_lingam
+from .optimize import minimize_lbfgs
 
 __all__ = [
     "ANMResult",
@@ -41,7 +36,6 @@ __all__ = [
     "HSICResult",
     "ICAResult",
     "LinearSEM",
-    "NOISE_FAMILIES",
     "anm_direction",
     "anm_model",
     "crl_log_likelihood",
@@ -60,7 +54,7 @@ __all__ = [
     "ica_log_likelihood",
     "ica_model",
     "kernel_ridge_fit",
-    "noise_distribution",
+    "minimize_lbfgs",
     "shear_latent",
     "whiten",
 ]

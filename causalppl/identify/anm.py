@@ -20,12 +20,13 @@ import pyro
 import pyro.distributions as dist
 import torch
 
-from ..checks import paired_samples as as_paired_samples
+from .. import checks
 from ..errors import CausalError
 from .hsic import hsic_test
 
 __all__ = ["ANMResult", "anm_direction", "anm_model", "kernel_ridge_fit"]
 
+_MIN_SAMPLES = 6  # the HSIC gamma null needs n >= 6
 _LAMBDAS = np.logspace(-4, 0, 9)
 _BANDWIDTHS = (0.25, 0.5, 1.0, 2.0)
 
@@ -55,6 +56,11 @@ class ANMResult:
         pvalue_forward: HSIC p-value of (x, residual of y regressed on x).
         pvalue_backward: HSIC p-value of (y, residual of x regressed on y).
         alpha: the level used by the decision rule.
+
+    Example:
+        >>> r = ANMResult("x->y", 0.4, 0.001, 0.05)
+        >>> r.direction, r.pvalue_forward > r.alpha >= r.pvalue_backward
+        ('x->y', True)
     """
 
     direction: str
@@ -69,6 +75,12 @@ def kernel_ridge_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     Bandwidth (a multiple of the median distance) and ridge penalty are chosen by exact
     leave-one-out error, computed for all penalties from one eigendecomposition per
     bandwidth.
+
+    Example:
+        >>> x = np.linspace(-2, 2, 50)
+        >>> fitted = kernel_ridge_fit(x, np.sin(x))
+        >>> bool(np.abs(fitted - np.sin(x)).max() < 0.05)
+        True
     """
     d2 = (x[:, None] - x[None, :]) ** 2
     med = np.median(d2[np.triu_indices(len(x), 1)])
@@ -89,8 +101,9 @@ def kernel_ridge_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return best[1]
 
 
-def anm_direction(x, y, *, alpha: float = 0.05, seed: int = 0, max_samples: int = 1000,
-                  method: str = "gamma") -> ANMResult:
+def anm_direction(
+    x, y, *, alpha: float = 0.05, seed: int | None = 0, max_samples: int = 1000, method: str = "gamma"
+) -> ANMResult:
     """Decide the causal direction between two scalar variables by residual independence.
 
     Decision rule: ``"x->y"`` when the forward model's residuals look independent
@@ -99,11 +112,15 @@ def anm_direction(x, y, *, alpha: float = 0.05, seed: int = 0, max_samples: int 
     linear-Gaussian pair, where both directions are valid ANMs).
 
     Args:
-        x, y: paired samples ``[n]``; standardized internally.
-        alpha: level of each HSIC test.
+        x, y: paired samples ``[n]``, ``n >= 6``; standardized internally.
+        alpha: level of each HSIC test, in ``(0, 1)``.
         seed: picks the random subsample when ``n > max_samples`` (the kernel methods are
-            ``O(n³)``), and seeds permutation p-values.
+            ``O(n³)``), and seeds permutation p-values (``None``: fresh randomness).
+        max_samples: the most samples used, at least 6.
         method: HSIC p-value by ``"gamma"`` approximation or ``"permutation"``.
+
+    Raises:
+        CausalError: naming ``x``, ``y`` or the argument out of range.
 
     Example:
         >>> import numpy as np
@@ -113,11 +130,13 @@ def anm_direction(x, y, *, alpha: float = 0.05, seed: int = 0, max_samples: int 
         >>> anm_direction(x, y).direction
         'x->y'
     """
-    a, b = as_paired_samples(x, y, ("x", "y"))
+    a, b = checks.paired_samples(x, y, ("x", "y"), min_rows=_MIN_SAMPLES)
     if a.shape[1] != 1 or b.shape[1] != 1:
         raise CausalError(f"x and y must be scalar variables, got {a.shape[1]} and {b.shape[1]} columns")
-    if not 0 < alpha < 1:
-        raise CausalError(f"alpha must lie in (0, 1), got {alpha}")
+    alpha = checks.open_fraction(alpha, "alpha")
+    seed = checks.seed(seed)
+    max_samples = checks.int_at_least(max_samples, "max_samples", _MIN_SAMPLES)
+    checks.choice(method, "method", ("gamma", "permutation"))
     a, b = a[:, 0], b[:, 0]
     if len(a) > max_samples:
         keep = np.random.default_rng(seed).choice(len(a), max_samples, replace=False)

@@ -15,7 +15,9 @@ import pyro.distributions as dist
 import pyro.poutine as poutine
 import torch
 
+from .. import checks
 from ..errors import CausalError
+from .optimize import minimize_lbfgs, seeded_generator
 
 __all__ = ["FactorAnalysis", "factor_analysis_log_likelihood", "factor_analysis_model", "fit_factor_analysis"]
 
@@ -63,7 +65,13 @@ def factor_analysis_log_likelihood(x, loadings, noise_scale, mean=None) -> torch
 
 @dataclass
 class FactorAnalysis:
-    """Fitted factor analysis: ``loadings`` ``[p, k]``, ``noise_scale`` ``[p]``, ``mean`` ``[p]``."""
+    """Fitted factor analysis: ``loadings`` ``[p, k]``, ``noise_scale`` ``[p]``, ``mean`` ``[p]``.
+
+    Example:
+        >>> fa = FactorAnalysis(torch.ones(3, 1), torch.ones(3), torch.zeros(3), 0.0)
+        >>> tuple(fa.loadings.shape)
+        (3, 1)
+    """
 
     loadings: torch.Tensor
     noise_scale: torch.Tensor
@@ -71,8 +79,14 @@ class FactorAnalysis:
     log_likelihood: float
 
 
-def fit_factor_analysis(x, num_factors: int, *, steps: int = 500, seed: int = 0) -> FactorAnalysis:
+def fit_factor_analysis(x, num_factors: int, *, steps: int = 500, seed: int | None = 0) -> FactorAnalysis:
     """Maximum likelihood by L-BFGS on :func:`factor_analysis_log_likelihood`.
+
+    Args:
+        x: ``[n, p]`` observations, ``n > p``, finite.
+        num_factors: ``k``, an int in ``[1, p)``.
+        steps: the most L-BFGS iterations.
+        seed: seeds the random starting loadings (``None``: fresh randomness).
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -83,34 +97,37 @@ def fit_factor_analysis(x, num_factors: int, *, steps: int = 500, seed: int = 0)
         >>> [round(abs(float(v)), 1) for v in fit.loadings[:, 0]]
         [1.0, 2.0, 1.0]
     """
-    x = torch.as_tensor(x, dtype=torch.get_default_dtype())
-    if x.ndim != 2 or x.shape[0] <= x.shape[1]:
+    x = torch.as_tensor(checks.matrix(x, "x"), dtype=torch.get_default_dtype())
+    if x.shape[0] <= x.shape[1]:
         raise CausalError(f"x must be [n, p] with n > p, got shape {tuple(x.shape)}")
     p = x.shape[1]
-    if not 1 <= num_factors < p:
-        raise CausalError(f"num_factors must be in [1, {p}), got {num_factors}")
+    num_factors = checks.positive_int(num_factors, "num_factors")
+    if num_factors >= p:
+        raise CausalError(f"num_factors must be below the {p} columns of x, got {num_factors}")
+    steps = checks.positive_int(steps, "steps")
+    gen = seeded_generator(seed)
     mean = x.mean(0)
-    gen = torch.Generator().manual_seed(seed)
     sd = x.std(0)
-    flat = torch.cat([
-        0.5 * sd[:, None].mul(torch.randn(p, num_factors, generator=gen, dtype=x.dtype)).reshape(-1),
-        torch.log(sd * 0.7),
-    ]).requires_grad_(True)
+    if (sd == 0).any():
+        raise CausalError(f"x has a constant column ({int(torch.nonzero(sd == 0)[0, 0])}); every column must vary")
+    init = torch.cat(
+        [
+            0.5 * sd[:, None].mul(torch.randn(p, num_factors, generator=gen, dtype=x.dtype)).reshape(-1),
+            torch.log(sd * 0.7),
+        ]
+    )
 
     def unpack(v):
-        return v[: p * num_factors].view(p, num_factors), torch.exp(v[p * num_factors:])
+        return v[: p * num_factors].view(p, num_factors), torch.exp(v[p * num_factors :])
 
-    opt = torch.optim.LBFGS([flat], max_iter=steps, tolerance_grad=1e-10, tolerance_change=1e-14,
-                            line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = -factor_analysis_log_likelihood(x, *unpack(flat), mean) / x.shape[0]
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    loadings, psi = (t.detach().clone() for t in unpack(flat))
+    flat = minimize_lbfgs(
+        lambda v: -factor_analysis_log_likelihood(x, *unpack(v), mean) / x.shape[0],
+        init,
+        steps=steps,
+        tolerance_grad=1e-10,
+        tolerance_change=1e-14,
+    )
+    loadings, psi = (t.clone() for t in unpack(flat))
     with torch.no_grad():
         ll = float(factor_analysis_log_likelihood(x, loadings, psi, mean))
     return FactorAnalysis(loadings, psi, mean, ll)

@@ -9,17 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import gamma
 
-from ..checks import paired_samples as as_paired_samples
-from ..errors import CausalError
+from .. import checks
 
 __all__ = ["HSICResult", "gaussian_gram", "hsic_test"]
 
 
 @dataclass(frozen=True)
 class HSICResult:
-    """``statistic`` is ``trace(K̃ L̃) / n`` (``n`` times the biased HSIC estimate)."""
+    """Outcome of :func:`hsic_test`: ``statistic`` is ``trace(K̃ L̃) / n`` (``n`` times the
+    biased HSIC estimate), ``pvalue`` its p-value by ``method``.
+
+    Example:
+        >>> HSICResult(0.1, 0.5, "gamma").pvalue
+        0.5
+    """
 
     statistic: float
     pvalue: float
@@ -31,6 +35,11 @@ def gaussian_gram(x: np.ndarray) -> np.ndarray:
 
     The median is over distinct pairs among (up to) the first 100 rows, as in Gretton et
     al.'s reference code.
+
+    Example:
+        >>> k = gaussian_gram(np.array([[0.0], [1.0], [3.0]]))
+        >>> k.shape, bool(np.allclose(np.diag(k), 1.0))
+        ((3, 3), True)
     """
     sub = x[:100]
     d_sub = ((sub[:, None, :] - sub[None, :, :]) ** 2).sum(-1)
@@ -50,7 +59,11 @@ def hsic_test(x, y, *, method: str = "gamma", num_permutations: int = 500, seed:
         method: ``"gamma"`` (moment-matched gamma null, Gretton et al. 2008) or
             ``"permutation"`` (``num_permutations`` shuffles of ``y``; p-value
             ``(1 + #{T_perm >= T}) / (1 + num_permutations)``).
-        seed: seeds the permutations.
+        num_permutations: shuffles for ``"permutation"``.
+        seed: seeds the permutations (``None``: fresh randomness).
+
+    Raises:
+        CausalError: fewer than 6 paired samples, NaN or inf, or an argument out of range.
 
     Example:
         >>> import numpy as np
@@ -61,10 +74,11 @@ def hsic_test(x, y, *, method: str = "gamma", num_permutations: int = 500, seed:
         >>> hsic_test(x, x**2 + 0.1 * rng.normal(size=300)).pvalue < 1e-6
         True
     """
-    a, b = as_paired_samples(x, y, ("x", "y"))
+    a, b = checks.paired_samples(x, y, ("x", "y"), min_rows=6)
+    checks.choice(method, "method", ("gamma", "permutation"))
+    num_permutations = checks.positive_int(num_permutations, "num_permutations")
+    seed = checks.seed(seed)
     n = a.shape[0]
-    if n < 6:
-        raise CausalError(f"hsic_test needs at least 6 samples, got {n}")
     a = (a - a.mean(0)) / np.where(a.std(0) > 0, a.std(0), 1.0)
     b = (b - b.mean(0)) / np.where(b.std(0) > 0, b.std(0), 1.0)
     k, l_ = gaussian_gram(a), gaussian_gram(b)
@@ -72,14 +86,12 @@ def hsic_test(x, y, *, method: str = "gamma", num_permutations: int = 500, seed:
     stat = float((kc * lc).sum() / n)
     if method == "gamma":
         return HSICResult(stat, _gamma_pvalue(stat, k, l_, kc, lc), "gamma")
-    if method == "permutation":
-        rng = np.random.default_rng(seed)
-        exceed = 0
-        for _ in range(num_permutations):
-            p = rng.permutation(n)
-            exceed += (kc * lc[np.ix_(p, p)]).sum() / n >= stat
-        return HSICResult(stat, (1.0 + exceed) / (1.0 + num_permutations), "permutation")
-    raise CausalError(f"method must be 'gamma' or 'permutation', got {method!r}")
+    rng = np.random.default_rng(seed)
+    exceed = 0
+    for _ in range(num_permutations):
+        p = rng.permutation(n)
+        exceed += (kc * lc[np.ix_(p, p)]).sum() / n >= stat
+    return HSICResult(stat, (1.0 + exceed) / (1.0 + num_permutations), "permutation")
 
 
 def _centre(k: np.ndarray) -> np.ndarray:
@@ -98,5 +110,7 @@ def _gamma_pvalue(stat: float, k, l_, kc, lc) -> float:
     mean = (1.0 + mu_x * mu_y - mu_x - mu_y) / n
     if var <= 0 or mean <= 0:
         return 1.0
+    from scipy.stats import gamma  # scipy loads on first use, not with the library
+
     shape, scale = mean**2 / var, var * n / mean
     return float(gamma.sf(stat, shape, scale=scale))

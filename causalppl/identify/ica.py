@@ -23,8 +23,10 @@ import pyro.distributions as dist
 import pyro.poutine as poutine
 import torch
 
+from .. import checks
 from ..errors import CausalError
 from ..linalg import random_orthogonal
+from .optimize import minimize_lbfgs, seeded_generator
 
 __all__ = ["BimodalNormal", "ICAResult", "fit_ica", "ica_log_likelihood", "ica_model", "whiten"]
 
@@ -103,13 +105,26 @@ def ica_model(x: torch.Tensor, unmixing: torch.Tensor, prior="super") -> None:
 
 
 def ica_log_likelihood(x, unmixing, prior="super") -> torch.Tensor:
-    """``log p(x | W)`` under :func:`ica_model` (the sum over rows), differentiable in ``W``."""
+    """``log p(x | W)`` under :func:`ica_model` (the sum over rows), differentiable in ``W``.
+
+    Example:
+        >>> x = torch.zeros(4, 2, dtype=torch.float64)
+        >>> f"{float(ica_log_likelihood(x, torch.eye(2, dtype=torch.float64), 'gaussian')):.6f}"  # 8 log N(0)
+        '-7.351508'
+    """
     x = torch.as_tensor(x, dtype=torch.get_default_dtype())
     return poutine.trace(ica_model).get_trace(x, unmixing, prior).log_prob_sum()
 
 
 def whiten(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(x_white, whitening K, mean)`` with ``x_white = (x - mean) @ K.T`` of identity covariance."""
+    """``(x_white, whitening K, mean)`` with ``x_white = (x - mean) @ K.T`` of identity covariance.
+
+    Example:
+        >>> x = torch.randn(100, 2, dtype=torch.float64) @ torch.tensor([[2.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+        >>> xw, k, mean = whiten(x)
+        >>> bool(torch.allclose(torch.cov(xw.T), torch.eye(2, dtype=torch.float64)))
+        True
+    """
     mean = x.mean(0)
     xc = x - mean
     cov = xc.T @ xc / (x.shape[0] - 1)
@@ -130,6 +145,12 @@ class ICAResult:
         sources: the estimated components of the training data.
         super_gaussian: the component types used by the final fit.
         log_likelihood: the maximised log density of the Pyro program (whitened data).
+
+    Example:
+        >>> s = torch.distributions.Laplace(0.0, 1.0).sample((500, 2)).double()
+        >>> fit = fit_ica(s @ torch.tensor([[1.0, 0.5], [0.0, 1.0]], dtype=torch.float64).T)
+        >>> bool(torch.allclose(fit.unmixing @ fit.mixing, torch.eye(2, dtype=torch.float64)))
+        True
     """
 
     unmixing: torch.Tensor
@@ -142,29 +163,32 @@ class ICAResult:
 
 def _maximise(xw: torch.Tensor, w0: torch.Tensor, prior, steps: int) -> tuple[torch.Tensor, float]:
     d = w0.shape[0]
-    flat = w0.reshape(-1).clone().requires_grad_(True)  # L-BFGS wants a contiguous gradient
-    opt = torch.optim.LBFGS([flat], lr=1.0, max_iter=steps, tolerance_grad=1e-9,
-                            tolerance_change=1e-12, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = -ica_log_likelihood(xw, flat.view(d, d), prior) / xw.shape[0]
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    w = flat.detach().view(d, d).clone()
+    flat = minimize_lbfgs(
+        lambda v: -ica_log_likelihood(xw, v.view(d, d), prior) / xw.shape[0], w0.reshape(-1), steps=steps
+    )
+    w = flat.view(d, d).clone()
     with torch.no_grad():
         return w, float(ica_log_likelihood(xw, w, prior))
 
 
-def fit_ica(x, *, restarts: int = 2, rounds: int = 3, steps: int = 200, seed: int = 0) -> ICAResult:
+def fit_ica(x, *, restarts: int = 2, rounds: int = 3, steps: int = 200, seed: int | None = 0) -> ICAResult:
     """Maximum-likelihood linear ICA of ``x`` ``[n, d]`` (see the module docstring).
 
     The data are whitened first; the unmixing of the whitened data starts from the identity
     and ``restarts - 1`` random rotations, and the best log density wins. Each restart runs
     up to ``rounds`` rounds of L-BFGS, re-typing components (super/sub-Gaussian) by the
     sign of their excess kurtosis until the types stop changing.
+
+    Args:
+        x: ``[n, d]`` observations, ``n > d``, finite, of full-rank covariance.
+        restarts: starting points (the identity, then random rotations).
+        rounds: the most re-typing rounds per restart.
+        steps: the most L-BFGS iterations per round.
+        seed: seeds the random rotations (``None``: fresh randomness).
+
+    Raises:
+        CausalError: naming the argument that is out of range, or ``x`` when it is not
+            such a matrix.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -175,19 +199,20 @@ def fit_ica(x, *, restarts: int = 2, rounds: int = 3, steps: int = 200, seed: in
         >>> mcc(s, fit.sources) > 0.98
         True
     """
-    x = torch.as_tensor(x, dtype=torch.get_default_dtype())
-    if x.ndim != 2 or x.shape[0] <= x.shape[1]:
+    x = torch.as_tensor(checks.matrix(x, "x"), dtype=torch.get_default_dtype())
+    if x.shape[0] <= x.shape[1]:
         raise CausalError(f"x must be [n, d] with n > d, got shape {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
-        raise CausalError("x contains NaN or inf")
+    restarts = checks.positive_int(restarts, "restarts")
+    rounds = checks.positive_int(rounds, "rounds")
+    steps = checks.positive_int(steps, "steps")
+    gen = seeded_generator(seed)
     xw, k, mean = whiten(x)
     d = x.shape[1]
-    gen = torch.Generator().manual_seed(seed)
     best = None
-    for r in range(max(1, restarts)):
+    for r in range(restarts):
         w = torch.eye(d, dtype=x.dtype) if r == 0 else random_orthogonal(d, gen).to(x.dtype)
         types = torch.ones(d, dtype=torch.bool)
-        for _ in range(max(1, rounds)):
+        for _ in range(rounds):
             w, ll = _maximise(xw, w, types, steps)
             s = xw @ w.T
             kurt = ((s - s.mean(0)) ** 4).mean(0) / s.var(0) ** 2 - 3.0

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pyro
 import pyro.distributions as dist
 import torch
 from pyro.infer import SVI, TraceMeanField_ELBO
 from torch import nn
 
+from .. import checks
 from ..errors import CausalError
 
 __all__ = ["IVAE", "IVAEFit", "fit_ivae"]
@@ -58,8 +60,16 @@ class IVAE(nn.Module):
         (torch.Size([5, 2]), torch.Size([5, 2]))
     """
 
-    def __init__(self, obs_dim: int, latent_dim: int, n_segments: int = 1, hidden: int = 32,
-                 auxiliary: bool = True, obs_scale: float | None = 0.1, prior_mean: bool = False):
+    def __init__(
+        self,
+        obs_dim: int,
+        latent_dim: int,
+        n_segments: int = 1,
+        hidden: int = 32,
+        auxiliary: bool = True,
+        obs_scale: float | None = 0.1,
+        prior_mean: bool = False,
+    ):
         super().__init__()
         self.obs_dim, self.latent_dim, self.n_segments = obs_dim, latent_dim, n_segments
         self.auxiliary, self.learn_prior_mean = auxiliary, prior_mean
@@ -84,8 +94,11 @@ class IVAE(nn.Module):
         pyro.module("ivae", self)
         with pyro.plate("units", x.shape[0]):
             z = pyro.sample("z", self._prior(u).to_event(1))
-            scale = (torch.exp(self.log_obs_scale).clamp_min(1e-3) if self.fixed_obs_scale is None
-                     else torch.tensor(self.fixed_obs_scale, dtype=x.dtype))
+            scale = (
+                torch.exp(self.log_obs_scale).clamp_min(1e-3)
+                if self.fixed_obs_scale is None
+                else torch.tensor(self.fixed_obs_scale, dtype=x.dtype)
+            )
             pyro.sample("x", dist.Normal(self.decoder(z), scale).to_event(1), obs=x)
 
     def encode(self, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,10 +107,11 @@ class IVAE(nn.Module):
         if self.auxiliary:
             inp = torch.cat([x, nn.functional.one_hot(u, self.n_segments).to(x.dtype)], -1)
         out = self.encoder(inp)
-        loc, raw = out[..., : self.latent_dim], out[..., self.latent_dim:]
+        loc, raw = out[..., : self.latent_dim], out[..., self.latent_dim :]
         return loc, nn.functional.softplus(raw) + 1e-4
 
     def guide(self, x: torch.Tensor, u: torch.Tensor) -> None:
+        """``z ~ q(z | x, u)`` (or ``q(z | x)`` without ``auxiliary``); one plate over rows."""
         pyro.module("ivae", self)
         loc, scale = self.encode(x, u)
         with pyro.plate("units", x.shape[0]):
@@ -106,8 +120,28 @@ class IVAE(nn.Module):
     @torch.no_grad()
     def latents(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """The guide's mean for raw observations ``x`` (standardized as in training)."""
-        return self.encode((torch.as_tensor(x, dtype=self.x_mean.dtype) - self.x_mean) / self.x_sd,
-                           torch.as_tensor(u, dtype=torch.long))[0]
+        return self.encode(
+            (torch.as_tensor(x, dtype=self.x_mean.dtype) - self.x_mean) / self.x_sd,
+            torch.as_tensor(u, dtype=torch.long),
+        )[0]
+
+
+def _labels(u, x_shape) -> torch.Tensor:
+    """Segment labels ``u`` as a ``long`` vector ``[n]`` of non-negative integers."""
+    if isinstance(u, torch.Tensor):
+        u = u.detach().cpu().numpy()
+    try:
+        arr = np.asarray(u)
+    except (TypeError, ValueError) as exc:
+        raise CausalError(f"u must hold integer segment labels, got {type(u).__name__}") from exc
+    if arr.shape != (x_shape[0],):
+        raise CausalError(f"x must be [n, d] and u [n]; got {tuple(x_shape)} and {arr.shape}")
+    whole = arr.dtype.kind == "f" and bool(np.all(np.isfinite(arr))) and bool(np.all(arr == np.round(arr)))
+    if arr.dtype.kind not in "iu" and not whole:
+        raise CausalError(f"u must hold integer segment labels, got dtype {arr.dtype}")
+    if (arr < 0).any():
+        raise CausalError("u must hold non-negative segment labels")
+    return torch.as_tensor(arr.astype(np.int64))
 
 
 @dataclass
@@ -116,6 +150,11 @@ class IVAEFit:
 
     ``final_loss`` is the negative ELBO per row on all the data (averaged over
     ``num_particles`` draws); restarts are compared on it.
+
+    Example:
+        >>> fit = IVAEFit(IVAE(2, 2), [3.0, 2.5], 2.4)
+        >>> fit.final_loss < fit.losses[0]
+        True
     """
 
     model: IVAE
@@ -123,9 +162,21 @@ class IVAEFit:
     final_loss: float
 
 
-def fit_ivae(x, u, *, latent_dim: int | None = None, auxiliary: bool = True, steps: int = 5000,
-             lr: float = 5e-3, batch_size: int = 2000, hidden: int = 32, obs_scale: float | None = 0.1,
-             prior_mean: bool = False, restarts: int = 1, seed: int = 0) -> IVAEFit:
+def fit_ivae(
+    x,
+    u,
+    *,
+    latent_dim: int | None = None,
+    auxiliary: bool = True,
+    steps: int = 5000,
+    lr: float = 5e-3,
+    batch_size: int = 2000,
+    hidden: int = 32,
+    obs_scale: float | None = 0.1,
+    prior_mean: bool = False,
+    restarts: int = 1,
+    seed: int | None = 0,
+) -> IVAEFit:
     """Fit an :class:`IVAE` by SVI on minibatches; keep the best of ``restarts`` runs.
 
     The ELBO is ``TraceMeanField_ELBO``: prior and guide are both diagonal Gaussians, so
@@ -139,27 +190,44 @@ def fit_ivae(x, u, *, latent_dim: int | None = None, auxiliary: bool = True, ste
 
     Args:
         x: ``[n, obs_dim]`` observations; u: ``[n]`` integer segment labels.
+        latent_dim: size of ``z`` (default ``obs_dim``).
+        steps, lr, batch_size, hidden: SVI steps, Adam's initial step size, rows per
+            minibatch, width of the hidden layers.
         auxiliary: ``False`` fits the plain-VAE baseline.
         obs_scale: fixed decoder noise sd (standardized units); ``None`` learns it.
         prior_mean: learn a prior mean per segment too (else the prior is centred).
         restarts: independent initialisations (seeds ``seed, seed + 1, ...``).
-        seed: seeds parameter initialisation, minibatches and the ELBO's samples; the
-            caller's global torch RNG state is restored afterwards, and the training runs
-            in its own Pyro param-store scope.
+        seed: seeds parameter initialisation, minibatches and the ELBO's samples
+            (``None``: fresh randomness); the caller's global torch RNG state is restored
+            afterwards, and the training runs in its own Pyro param-store scope.
+
+    Raises:
+        CausalError: naming ``x``, ``u`` or the argument out of range.
 
     Returns:
         The best run: trained module (``.latents(x, u)``), per-step losses, final loss.
+
+    Example:
+        >>> u = torch.arange(4).repeat_interleave(25)
+        >>> x = torch.randn(100, 2, dtype=torch.float64) * (1.0 + u[:, None])
+        >>> fit = fit_ivae(x, u, steps=20, hidden=8)
+        >>> len(fit.losses), tuple(fit.model.latents(x, u).shape)
+        (20, (100, 2))
     """
-    x = torch.as_tensor(x, dtype=torch.get_default_dtype())
-    u = torch.as_tensor(u, dtype=torch.long)
-    if x.ndim != 2 or u.shape != (x.shape[0],):
-        raise CausalError(f"x must be [n, d] and u [n]; got {tuple(x.shape)} and {tuple(u.shape)}")
-    if not torch.isfinite(x).all():
-        raise CausalError("x contains NaN or inf")
-    if (u < 0).any():
-        raise CausalError("u must hold non-negative segment labels")
-    if restarts < 1:
-        raise CausalError(f"restarts must be >= 1, got {restarts}")
+    x = torch.as_tensor(checks.matrix(x, "x", min_rows=2), dtype=torch.get_default_dtype())
+    u = _labels(u, x.shape)
+    latent_dim = x.shape[1] if latent_dim is None else checks.positive_int(latent_dim, "latent_dim")
+    auxiliary = checks.boolean(auxiliary, "auxiliary")
+    steps = checks.positive_int(steps, "steps")
+    lr = checks.positive_number(lr, "lr")
+    batch_size = checks.positive_int(batch_size, "batch_size")
+    hidden = checks.positive_int(hidden, "hidden")
+    obs_scale = None if obs_scale is None else checks.positive_number(obs_scale, "obs_scale")
+    prior_mean = checks.boolean(prior_mean, "prior_mean")
+    restarts = checks.positive_int(restarts, "restarts")
+    seed = checks.seed(seed)
+    if seed is None:  # fresh randomness, still one seed per restart
+        seed = torch.Generator().seed() % 2**62
     n_segments = int(u.max()) + 1
     # Standardize: the decoder's output scale and the Adam step then mean the same for
     # every data set (an affine map of x does not change what is identifiable).
@@ -172,8 +240,7 @@ def fit_ivae(x, u, *, latent_dim: int | None = None, auxiliary: bool = True, ste
             torch.manual_seed(seed + r)
             # A scoped param store: the caller's parameters are neither read nor cleared.
             with pyro.get_param_store().scope():
-                module = IVAE(x.shape[1], latent_dim or x.shape[1], n_segments, hidden, auxiliary,
-                              obs_scale, prior_mean).to(x.dtype)
+                module = IVAE(x.shape[1], latent_dim, n_segments, hidden, auxiliary, obs_scale, prior_mean).to(x.dtype)
                 optim = pyro.optim.ClippedAdam({"lr": lr, "lrd": 0.1 ** (1 / steps)})
                 elbo = TraceMeanField_ELBO()
                 svi = SVI(module.model, module.guide, optim, elbo)

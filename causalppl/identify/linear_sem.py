@@ -15,11 +15,11 @@ import numpy as np
 import pyro
 import pyro.poutine as poutine
 import torch
-from scipy.stats import t as student_t
 
+from .. import checks
 from ..errors import CausalError
 from ..graph import CausalGraph
-from ..noise.families import noise_distribution
+from ..noise.families import NOISE_FAMILIES, noise_distribution
 
 __all__ = ["LinearSEM", "as_data_matrix", "fit_linear_sem", "prune_order", "significant_parents"]
 
@@ -29,23 +29,35 @@ def as_data_matrix(x, nodes: Sequence[str] | None = None) -> tuple[torch.Tensor,
 
     ``x`` is a ``[n, d]`` tensor/array (columns named by ``nodes``, default ``x0..``) or a
     mapping ``{name: [n] values}`` (columns in the mapping's order unless ``nodes`` given).
+
+    Raises:
+        CausalError: NaN or inf, fewer than ``d + 2`` rows, columns of different lengths,
+            or ``nodes`` that are not distinct names matching the columns.
+
+    Example:
+        >>> data, names = as_data_matrix({"a": [1.0, 2.0, 3.0, 4.0], "b": [0.0, 1.0, 0.0, 1.0]})
+        >>> tuple(data.shape), names
+        ((4, 2), ['a', 'b'])
     """
+    if nodes is not None:
+        nodes = checks.names(nodes, "nodes")
     if isinstance(x, Mapping):
-        names = list(nodes) if nodes is not None else list(x)
+        names = nodes if nodes is not None else checks.names(list(x), "the columns of x")
         missing = [n for n in names if n not in x]
         if missing:
             raise CausalError(f"x has no column for nodes {missing}; it has {list(x)}")
-        cols = [torch.as_tensor(np.asarray(x[n]), dtype=torch.get_default_dtype()).reshape(-1) for n in names]
-        data = torch.stack(cols, -1)
+        cols = [checks.matrix(x[n], f"x[{n!r}]") for n in names]
+        for n, c in zip(names, cols):
+            if c.shape[1] != 1 or c.shape[0] != cols[0].shape[0]:
+                raise CausalError(
+                    f"x[{n!r}] must be a vector of {cols[0].shape[0]} values like x[{names[0]!r}], got shape {c.shape}"
+                )
+        data = torch.as_tensor(np.concatenate(cols, 1), dtype=torch.get_default_dtype())
     else:
-        data = torch.as_tensor(np.asarray(x), dtype=torch.get_default_dtype())
-        if data.ndim != 2:
-            raise CausalError(f"x must be a [n, d] matrix, got shape {tuple(data.shape)}")
-        names = list(nodes) if nodes is not None else [f"x{i}" for i in range(data.shape[1])]
+        data = torch.as_tensor(checks.matrix(x, "x"), dtype=torch.get_default_dtype())
+        names = nodes if nodes is not None else [f"x{i}" for i in range(data.shape[1])]
         if len(names) != data.shape[1]:
             raise CausalError(f"{len(names)} node names for {data.shape[1]} columns of x")
-    if not torch.isfinite(data).all():
-        raise CausalError("x contains NaN or inf")
     if data.shape[0] <= data.shape[1] + 1:
         raise CausalError(f"x needs more rows than columns + 1, got shape {tuple(data.shape)}")
     return data, names
@@ -61,8 +73,16 @@ class LinearSEM:
         weights: ``[d, d]``; ``weights[i, j]`` is the weight of ``nodes[i] -> nodes[j]``.
         intercepts, scales: ``[d]`` intercepts and noise standard deviations.
         noise: the noise family of :meth:`model` (see
-            :func:`~causalppl.testing.random_models.noise_distribution`).
+            :func:`~causalppl.noise.families.noise_distribution`).
         order: the causal order the fitter found (a linear extension of ``graph``).
+
+    Example:
+        >>> import causalppl as cp
+        >>> sem = LinearSEM(CausalGraph({"a": [], "b": ["a"]}), ["a", "b"], torch.tensor([[0.0, 2.0], [0.0, 0.0]]),
+        ...                 torch.zeros(2), torch.ones(2))
+        >>> cf = cp.counterfactual(sem.model, {"a": 1.0, "b": 2.5}, {"a": 0.0}, num_samples=1)
+        >>> cf.b.sel(world="counterfactual").item()  # b* = b + 2 (a* - a)
+        0.5
     """
 
     graph: CausalGraph
@@ -107,14 +127,18 @@ def _ols(x: torch.Tensor, j: int, preds: Sequence[int]):
     return sol[:-1], float(sol[-1]), rss, torch.sqrt(torch.diagonal(cov)[:-1])
 
 
-def fit_linear_sem(x, graph, nodes: Sequence[str] | None = None, *, equal_variance: bool = False,
-                   noise: str = "gaussian") -> LinearSEM:
+def fit_linear_sem(
+    x, graph, nodes: Sequence[str] | None = None, *, equal_variance: bool = False, noise: str = "gaussian"
+) -> LinearSEM:
     """Maximum-likelihood linear-Gaussian SEM on a given DAG (OLS per node).
 
     Args:
         x: data (see :func:`as_data_matrix`); columns must cover the graph's nodes.
         graph: a :class:`CausalGraph` or parents dict.
+        nodes: names of the columns of a matrix ``x`` (default: the graph's nodes).
         equal_variance: one noise variance for all nodes.
+        noise: the noise family of the fitted program (one of
+            :data:`~causalppl.noise.families.NOISE_FAMILIES`); the fit itself is OLS.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -124,7 +148,11 @@ def fit_linear_sem(x, graph, nodes: Sequence[str] | None = None, *, equal_varian
         >>> round(float(sem.weights[0, 1]), 1), round(float(sem.scales[1]), 1)
         (2.0, 0.5)
     """
+    if not isinstance(graph, (CausalGraph, Mapping)):
+        raise CausalError(f"graph must be a CausalGraph or a parents dict, got {type(graph).__name__}")
     graph = graph if isinstance(graph, CausalGraph) else CausalGraph(graph)
+    equal_variance = checks.boolean(equal_variance, "equal_variance")
+    noise = checks.choice(noise, "noise", NOISE_FAMILIES)
     data, names = as_data_matrix(x, nodes if nodes is not None else (None if isinstance(x, Mapping) else graph.nodes))
     if set(names) != set(graph.nodes):
         raise CausalError(f"x has columns {names} but the graph has nodes {graph.nodes}")
@@ -144,11 +172,20 @@ def fit_linear_sem(x, graph, nodes: Sequence[str] | None = None, *, equal_varian
 
 def significant_parents(x: torch.Tensor, j: int, preds: Sequence[int], alpha: float) -> list[int]:
     """The columns among ``preds`` whose OLS coefficient (regressing column ``j`` on all of
-    ``preds``) has a two-sided t-test p-value below ``alpha``."""
-    if not 0 < alpha < 1:
-        raise CausalError(f"alpha must lie in (0, 1), got {alpha}")
+    ``preds``) has a two-sided t-test p-value below ``alpha``.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x = torch.randn(200, 3, generator=g, dtype=torch.float64)
+        >>> x[:, 2] += 2.0 * x[:, 0]
+        >>> significant_parents(x, 2, [0, 1], alpha=1e-3)
+        [0]
+    """
+    alpha = checks.open_fraction(alpha, "alpha")
     if not preds:
         return []
+    from scipy.stats import t as student_t  # scipy loads on first use, not with the library
+
     coef, _, _, se = _ols(x, j, preds)
     tstat = (coef / se.clamp_min(1e-300)).abs().numpy()
     pvals = 2.0 * student_t.sf(tstat, df=max(x.shape[0] - len(preds) - 1, 1))
@@ -157,7 +194,16 @@ def significant_parents(x: torch.Tensor, j: int, preds: Sequence[int], alpha: fl
 
 def prune_order(x: torch.Tensor, names: Sequence[str], order: Sequence[int], alpha: float) -> CausalGraph:
     """The DAG compatible with ``order`` (a permutation of the columns) whose edges are the
-    :func:`significant_parents` of each node among its predecessors."""
-    parents = {names[j]: [names[p] for p in significant_parents(x, j, list(order[:pos]), alpha)]
-               for pos, j in enumerate(order)}
+    :func:`significant_parents` of each node among its predecessors.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x = torch.randn(200, 2, generator=g, dtype=torch.float64)
+        >>> x[:, 0] += 2.0 * x[:, 1]
+        >>> prune_order(x, ["a", "b"], [1, 0], alpha=1e-3).edges
+        [('b', 'a')]
+    """
+    parents = {
+        names[j]: [names[p] for p in significant_parents(x, j, list(order[:pos]), alpha)] for pos, j in enumerate(order)
+    }
     return CausalGraph({nm: parents[nm] for nm in names})

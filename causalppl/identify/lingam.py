@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
+from .. import checks
 from ..errors import CausalError
 from .ica import fit_ica
 from .linear_sem import LinearSEM, as_data_matrix, fit_linear_sem, prune_order
@@ -34,7 +34,14 @@ def lingam_order(unmixing: torch.Tensor) -> list[int]:
     ``1/|W_ij|``), scaled to a unit diagonal, and ``B = I - W'`` is read greedily: the next
     variable is the one whose row of ``B`` has the least mass on the variables still
     unordered (a source has none).
+
+    Example:
+        >>> b = torch.tensor([[0.0, 0.0], [1.5, 0.0]], dtype=torch.float64)  # x1 = 1.5 x0 + e1
+        >>> lingam_order(torch.eye(2, dtype=torch.float64) - b)
+        [0, 1]
     """
+    from scipy.optimize import linear_sum_assignment  # scipy loads on first use, not with the library
+
     w = unmixing.detach().cpu().numpy()
     rows, cols = linear_sum_assignment(1.0 / np.maximum(np.abs(w), 1e-300))
     w_perm = np.empty_like(w)
@@ -47,8 +54,9 @@ def lingam_order(unmixing: torch.Tensor) -> list[int]:
     return order
 
 
-def fit_lingam(x, nodes: Sequence[str] | None = None, *, alpha: float = 1e-3, seed: int = 0,
-               restarts: int = 2) -> LinearSEM:
+def fit_lingam(
+    x, nodes: Sequence[str] | None = None, *, alpha: float = 1e-3, seed: int | None = 0, restarts: int = 2
+) -> LinearSEM:
     """ICA-LiNGAM: causal order and weights of a linear SEM with non-Gaussian noise.
 
     Args:
@@ -68,6 +76,7 @@ def fit_lingam(x, nodes: Sequence[str] | None = None, *, alpha: float = 1e-3, se
         [('a', 'b')]
     """
     data, names = as_data_matrix(x, nodes)
+    alpha = checks.open_fraction(alpha, "alpha")
     order = lingam_order(fit_ica(data, seed=seed, restarts=restarts).unmixing)
     graph = prune_order(data, names, order, alpha)
     sem = fit_linear_sem(data, graph, names, noise="laplace")
@@ -80,6 +89,12 @@ def equal_variance_order(x: torch.Tensor) -> list[int]:
     an equal-variance Gaussian SEM, exactly, by dynamic programming over subsets.
 
     Residual sums of squares come from the sample covariance (Schur complements).
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> e = torch.randn(2000, 2, generator=g, dtype=torch.float64)
+        >>> equal_variance_order(torch.stack([e[:, 1] + 0.8 * e[:, 0], e[:, 0]], -1))  # x1 -> x0
+        [1, 0]
     """
     d = x.shape[1]
     if d > _MAX_EXACT_NODES:
@@ -117,6 +132,7 @@ def fit_equal_variance_sem(x, nodes: Sequence[str] | None = None, *, alpha: floa
         [('x1', 'x0')]
     """
     data, names = as_data_matrix(x, nodes)
+    alpha = checks.open_fraction(alpha, "alpha")
     order = equal_variance_order(data)
     graph = prune_order(data, names, order, alpha)
     sem = fit_linear_sem(data, graph, names, equal_variance=True)

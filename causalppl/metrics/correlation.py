@@ -9,11 +9,8 @@ Matthews correlation coefficient of classification that sklearn and torchmetrics
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.stats import rankdata
 
-from ..checks import matrix as as_matrix
-from ..checks import paired_samples as as_paired_samples
+from .. import checks
 from ..errors import CausalError
 from ._arrays import standardize
 
@@ -34,17 +31,16 @@ def correlation_matrix(z_true, z_hat, method: str = "pearson") -> np.ndarray:
         array([[0.5, 1. ],
                [1. , 0.5]])
     """
-    a, b = as_paired_samples(z_true, z_hat, ("z_true", "z_hat"))
-    if method not in _METHODS:
-        raise CausalError(f"method must be one of {_METHODS}, got {method!r}")
+    a, b = checks.paired_samples(z_true, z_hat, ("z_true", "z_hat"))
+    checks.choice(method, "method", _METHODS)
     if method == "spearman":
+        from scipy.stats import rankdata  # scipy loads on first use, not with the library
+
         a, b = rankdata(a, axis=0), rankdata(b, axis=0)
     return standardize(a).T @ standardize(b) / a.shape[0]
 
 
-def matched_correlations(
-    z_true, z_hat, method: str = "pearson"
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def matched_correlations(z_true, z_hat, method: str = "pearson") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The best one-to-one matching of true to estimated components (Hungarian algorithm).
 
     Returns:
@@ -59,6 +55,8 @@ def matched_correlations(
         >>> cols.tolist(), corr.round(6).tolist()
         ([2, 0, 1], [-1.0, -1.0, -1.0])
     """
+    from scipy.optimize import linear_sum_assignment
+
     c = correlation_matrix(z_true, z_hat, method)
     rows, cols = linear_sum_assignment(-np.abs(c))
     return rows, cols, c[rows, cols]
@@ -104,7 +102,7 @@ def weak_mcc(z_true, z_hat) -> float:
         >>> f"{weak_mcc(z, z @ np.array([[1.0, 2.0], [0.5, -1.0]])):.9f}"
         '1.000000000'
     """
-    a, b = as_paired_samples(z_true, z_hat, ("z_true", "z_hat"))
+    a, b = checks.paired_samples(z_true, z_hat, ("z_true", "z_hat"))
     qa, qb = _orthonormal_columns(a), _orthonormal_columns(b)
     k = min(a.shape[1], b.shape[1])
     if qa.shape[1] == 0 or qb.shape[1] == 0:
@@ -138,9 +136,9 @@ def amari_index(matrix, mixing=None) -> float:
         >>> amari_index(np.ones((2, 2)))
         1.0
     """
-    p = as_matrix(matrix, "matrix", square=mixing is None)
+    p = checks.matrix(matrix, "matrix", square=mixing is None)
     if mixing is not None:
-        p = p @ as_matrix(mixing, "mixing")
+        p = p @ checks.matrix(mixing, "mixing")
         if p.shape[0] != p.shape[1]:
             raise CausalError(f"matrix @ mixing must be square, got shape {p.shape}")
     p = np.abs(p)
@@ -176,22 +174,21 @@ def r2(z_true, z_hat, kind: str = "affine", *, degree: int = 3, reduce: bool = T
         >>> f"{r2(z[:, ::-1] ** 3 - z[:, ::-1], z, kind='elementwise'):.9f}"
         '1.000000000'
     """
-    a, b = as_paired_samples(z_true, z_hat, ("z_true", "z_hat"))
+    a, b = checks.paired_samples(z_true, z_hat, ("z_true", "z_hat"))
+    checks.choice(kind, "kind", ("affine", "linear", "elementwise"))
+    degree = checks.positive_int(degree, "degree")
+    reduce = checks.boolean(reduce, "reduce")
     n = a.shape[0]
     if kind == "affine":
         designs = [np.column_stack([b, np.ones(n)])] * a.shape[1]
     elif kind == "linear":
         designs = [b] * a.shape[1]
-    elif kind == "elementwise":
+    else:
         if b.shape[1] < a.shape[1]:
-            raise CausalError(
-                f"elementwise R² needs d_hat >= d_true, got {b.shape[1]} < {a.shape[1]}"
-            )
+            raise CausalError(f"elementwise R² needs d_hat >= d_true, got {b.shape[1]} < {a.shape[1]}")
         _, match, _ = matched_correlations(a, b, "spearman")
         sb = standardize(b)
         designs = [np.vander(sb[:, j], degree + 1) for j in match]
-    else:
-        raise CausalError(f"kind must be 'affine', 'linear' or 'elementwise', got {kind!r}")
     scores = np.empty(a.shape[1])
     for i, x in enumerate(designs):
         coef, *_ = np.linalg.lstsq(x, a[:, i], rcond=None)

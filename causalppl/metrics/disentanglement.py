@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import paired_samples as as_paired_samples
+from .. import checks
 from ..errors import CausalError
 from ._arrays import standardize
 
@@ -29,6 +29,12 @@ class DCI:
         informativeness: mean held-out R² of the factors predicted from the code.
         importance: ``[d_code, d_factor]`` matrix ``R`` of absolute standardized
             ridge coefficients.
+
+    Example:
+        >>> import numpy as np
+        >>> z = np.random.default_rng(0).normal(size=(200, 2))
+        >>> dci(z, z).importance.shape
+        (2, 2)
     """
 
     disentanglement: float
@@ -53,9 +59,9 @@ def dci(factors, code, *, ridge: float = 1e-3, test_fraction: float = 0.5) -> DC
         >>> f"{s.disentanglement:.3f} {s.completeness:.3f} {s.informativeness:.3f}"
         '0.999 0.999 1.000'
     """
-    v, c = as_paired_samples(factors, code, ("factors", "code"))
-    if not 0.0 < test_fraction < 1.0:
-        raise CausalError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+    v, c = checks.paired_samples(factors, code, ("factors", "code"))
+    ridge = checks.nonnegative_number(ridge, "ridge")
+    test_fraction = checks.open_fraction(test_fraction, "test_fraction")
     n_train = int(round(v.shape[0] * (1.0 - test_fraction)))
     if n_train < 3 or v.shape[0] - n_train < 3:
         raise CausalError(f"factors has too few rows ({v.shape[0]}) for a train/test split")
@@ -126,7 +132,8 @@ def mig(factors, code, *, bins: int = 20) -> float:
         >>> mig(z, z[:, ::-1]) > 0.9, mig(z, np.column_stack([z.sum(1), z.sum(1)])) < 0.1
         (True, True)
     """
-    v, c = as_paired_samples(factors, code, ("factors", "code"))
+    v, c = checks.paired_samples(factors, code, ("factors", "code"))
+    bins = checks.int_at_least(bins, "bins", 2)
     if c.shape[1] < 2:
         raise CausalError(f"mig needs a code with at least 2 dimensions, got {c.shape[1]}")
     vd, cd = _discretize(v, bins), _discretize(c, bins)
@@ -153,7 +160,7 @@ def sap(factors, code) -> float:
         >>> f"{sap(z, 2.0 * z):.2f} {sap(z, np.column_stack([z.sum(1)] * 2)):.6f}"
         '1.00 0.000000'
     """
-    v, c = as_paired_samples(factors, code, ("factors", "code"))
+    v, c = checks.paired_samples(factors, code, ("factors", "code"))
     if c.shape[1] < 2:
         raise CausalError(f"sap needs a code with at least 2 dimensions, got {c.shape[1]}")
     s = (standardize(c).T @ standardize(v) / v.shape[0]) ** 2  # [d_code, d_factor]

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import CausalError
+from .. import checks
+from ..errors import CausalError, CyclicGraphError
 from ..graph import CausalGraph
 
 __all__ = ["PDAG", "as_pdag", "cpdag", "markov_equivalence_class", "v_structures"]
@@ -36,6 +37,21 @@ class PDAG:
     directed: frozenset[tuple[str, str]]
     undirected: frozenset[frozenset[str]]
 
+    def __post_init__(self):
+        known = set(checks.names(self.nodes, "PDAG nodes"))
+        for edge in sorted(self.directed, key=repr):
+            if not (isinstance(edge, tuple) and len(edge) == 2 and edge[0] in known and edge[1] in known):
+                raise CausalError(f"PDAG directed edge {edge!r} must be a pair of nodes of {list(self.nodes)}")
+            p, c = edge
+            if p == c:
+                raise CausalError(f"PDAG has a self-loop at {p!r}")
+            if (c, p) in self.directed or frozenset((p, c)) in self.undirected:
+                raise CausalError(f"PDAG joins {p!r} and {c!r} by more than one edge")
+        for pair in sorted(self.undirected, key=repr):
+            if not (isinstance(pair, frozenset) and len(pair) == 2 and pair <= known):
+                raise CausalError(f"PDAG undirected edge {pair!r} must be a frozenset of two nodes")
+        _directed_acyclic(self.nodes, self.directed, "PDAG")
+
     def status(self, a: str, b: str) -> str:
         """``"->"`` (a to b), ``"<-"``, ``"--"`` (undirected) or ``""`` (not adjacent)."""
         if (a, b) in self.directed:
@@ -45,6 +61,7 @@ class PDAG:
         return "--" if frozenset((a, b)) in self.undirected else ""
 
     def adjacent(self, a: str, b: str) -> bool:
+        """Whether ``a`` and ``b`` are joined by an edge of any kind."""
         return self.status(a, b) != ""
 
     def adjacency(self) -> np.ndarray:
@@ -69,25 +86,39 @@ def as_pdag(graph, name: str = "graph", nodes: Iterable[str] | None = None) -> P
 
     An adjacency matrix has ``A[i, j] = 1`` for ``i -> j`` (both entries set: undirected);
     its nodes are named by ``nodes`` or else ``"x0", "x1", ...``.
+
+    Raises:
+        CausalError: (naming ``name``) a matrix with NaN, entries other than 0 and 1, a
+            self-loop or a directed cycle; node names that are not distinct strings; a
+            malformed parents dict.
+
+    Example:
+        >>> as_pdag([[0, 1], [1, 0]], nodes=["a", "b"])
+        PDAG(nodes=['a', 'b'], directed=[], undirected=[a--b])
+        >>> as_pdag([[0, 1], [0, 0]], "graph_hat", nodes=["a", "a"])
+        Traceback (most recent call last):
+        ...
+        causalppl.errors.CausalError: nodes names 'a' more than once; names must be distinct
     """
     if isinstance(graph, PDAG):
         return graph
     if isinstance(graph, Mapping) and not isinstance(graph, CausalGraph):
-        graph = CausalGraph(graph)
+        try:
+            graph = CausalGraph(graph)
+        except CausalError as exc:
+            raise type(exc)(f"{name}: {exc}") from exc
     if isinstance(graph, CausalGraph):
         return PDAG(tuple(graph.nodes), frozenset(graph.edges), frozenset())
     if isinstance(graph, torch.Tensor):
         graph = graph.detach().cpu().numpy()
     try:
-        a = np.asarray(graph, dtype=np.float64)
+        np.asarray(graph, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise CausalError(
-            f"{name} must be a CausalGraph, PDAG, parents dict or adjacency matrix, "
-            f"got {type(graph).__name__}"
+            f"{name} must be a CausalGraph, PDAG, parents dict or adjacency matrix, got {type(graph).__name__}"
         ) from exc
-    if a.ndim != 2 or a.shape[0] != a.shape[1]:
-        raise CausalError(f"{name} adjacency must be a square matrix, got shape {a.shape}")
-    names = list(nodes) if nodes is not None else [f"x{i}" for i in range(a.shape[0])]
+    a = checks.adjacency(graph, name)
+    names = checks.names(nodes, "nodes") if nodes is not None else [f"x{i}" for i in range(a.shape[0])]
     if len(names) != a.shape[0]:
         raise CausalError(f"{name}: {len(names)} node names for a {a.shape[0]}-node adjacency")
     loops = np.flatnonzero(np.diag(a))
@@ -99,7 +130,16 @@ def as_pdag(graph, name: str = "graph", nodes: Iterable[str] | None = None) -> P
             undirected.add(frozenset((names[i], names[j])))
         else:
             directed.add((names[i], names[j]))
+    _directed_acyclic(names, directed, name)
     return PDAG(tuple(names), frozenset(directed), frozenset(undirected))
+
+
+def _directed_acyclic(nodes, directed, name: str) -> None:
+    """Raise naming ``name`` when the directed edges close a cycle."""
+    try:
+        CausalGraph({n: [p for p, c in sorted(directed) if c == n] for n in nodes})
+    except CyclicGraphError as exc:
+        raise CyclicGraphError(f"{name}: {exc}") from exc
 
 
 def v_structures(graph) -> set[tuple[str, str, str]]:
@@ -116,7 +156,7 @@ def v_structures(graph) -> set[tuple[str, str, str]]:
     out = set()
     for c, pa in parents.items():
         for i, a in enumerate(sorted(pa)):
-            for b in sorted(pa)[i + 1:]:
+            for b in sorted(pa)[i + 1 :]:
                 if not g.adjacent(a, b):
                     out.add((a, c, b))
     return out
@@ -156,7 +196,7 @@ def _apply_meek(nodes, directed: set, undirected: set) -> bool:
             r2 = any((b, a) in directed and (a, c) in directed for a in nodes)
             # R3: b -- k1, b -- k2, k1 -> c <- k2, k1 and k2 not adjacent  =>  b -> c
             ks = [k for k in nodes if frozenset((b, k)) in undirected and (k, c) in directed]
-            r3 = any(not adjacent(k1, k2) for i, k1 in enumerate(ks) for k2 in ks[i + 1:])
+            r3 = any(not adjacent(k1, k2) for i, k1 in enumerate(ks) for k2 in ks[i + 1 :])
             if r1 or r2 or r3:
                 undirected.discard(edge)
                 directed.add((b, c))

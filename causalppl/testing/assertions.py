@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from .. import checks
 from ..errors import CausalError
 from ..linalg import random_orthogonal
 
@@ -31,8 +32,9 @@ def _value(x, name: str) -> float:
     return v
 
 
-def assert_identifiable(fit, null, *, floor: float, margin: float, metric: str = "MCC",
-                        higher_is_better: bool = True) -> tuple[float, float]:
+def assert_identifiable(
+    fit, null, *, floor: float, margin: float, metric: str = "MCC", higher_is_better: bool = True
+) -> tuple[float, float]:
     """Fail unless the fitted score clears ``floor`` AND beats the null control by ``margin``.
 
     Args:
@@ -57,16 +59,15 @@ def assert_identifiable(fit, null, *, floor: float, margin: float, metric: str =
         AssertionError: MCC of the fit 0.9700 does not beat the null control 0.9300 by the margin 0.1 ...
     """
     f, n = _value(fit, "fit"), _value(null, "null")
-    if margin < 0:
-        raise CausalError(f"margin must be >= 0, got {margin}")
+    margin = checks.nonnegative_number(margin, "margin")
+    floor = _value(floor, "floor")
     if higher_is_better:
         reach, beat, need = f >= floor, f >= n + margin, f"fit >= {floor} and fit >= null + {margin}"
     else:
         reach, beat, need = f <= floor, f <= n - margin, f"fit <= {floor} and fit <= null - {margin}"
     if not beat:
         raise AssertionError(
-            f"{metric} of the fit {f:.4f} does not beat the null control {n:.4f} by the margin "
-            f"{margin} (need {need})"
+            f"{metric} of the fit {f:.4f} does not beat the null control {n:.4f} by the margin {margin} (need {need})"
         )
     if not reach:
         raise AssertionError(
@@ -76,7 +77,14 @@ def assert_identifiable(fit, null, *, floor: float, margin: float, metric: str =
 
 
 def orthogonal_group(dim: int) -> Callable[[torch.Generator], torch.Tensor]:
-    """A sampler of Haar-random ``[dim, dim]`` orthogonal matrices for :func:`assert_invariant`."""
+    """A sampler of Haar-random ``[dim, dim]`` orthogonal matrices for :func:`assert_invariant`.
+
+    Example:
+        >>> r = orthogonal_group(3)(torch.Generator().manual_seed(0))
+        >>> bool(torch.allclose(r.T @ r, torch.eye(3, dtype=r.dtype)))
+        True
+    """
+    dim = checks.positive_int(dim, "dim")
     return lambda gen: random_orthogonal(dim, gen)
 
 
@@ -90,11 +98,18 @@ def _flat(params: Any) -> torch.Tensor:
     return torch.as_tensor(params, dtype=torch.float64).reshape(-1)
 
 
-def assert_invariant(log_lik_fn: Callable[[Any], Any], params: Any,
-                     group_action: Callable[[Any, Any], Any],
-                     sample_group: Callable[[torch.Generator], Any], *, num_draws: int = 5,
-                     seed: int = 0, rtol: float = 1e-10, atol: float = 1e-8,
-                     min_change: float = 1e-3) -> float:
+def assert_invariant(
+    log_lik_fn: Callable[[Any], Any],
+    params: Any,
+    group_action: Callable[[Any, Any], Any],
+    sample_group: Callable[[torch.Generator], Any],
+    *,
+    num_draws: int = 5,
+    seed: int = 0,
+    rtol: float = 1e-10,
+    atol: float = 1e-8,
+    min_change: float = 1e-3,
+) -> float:
     """Fail unless ``log_lik_fn`` is unchanged when the group acts on ``params``.
 
     For ``num_draws`` group elements ``g = sample_group(generator)`` the check is
@@ -119,11 +134,12 @@ def assert_invariant(log_lik_fn: Callable[[Any], Any], params: Any,
         >>> assert_invariant(ll, w, lambda w, r: r @ w, orthogonal_group(2)) < 1e-9
         True
     """
-    if num_draws < 1:
-        raise CausalError(f"num_draws must be >= 1, got {num_draws}")
+    num_draws = checks.positive_int(num_draws, "num_draws")
+    rtol, atol = checks.nonnegative_number(rtol, "rtol"), checks.nonnegative_number(atol, "atol")
+    min_change = checks.nonnegative_number(min_change, "min_change")
+    gen = torch.Generator().manual_seed(checks.int_at_least(seed, "seed", 0))
     base = float(log_lik_fn(params))
     before = _flat(params)
-    gen = torch.Generator().manual_seed(seed)
     worst = 0.0
     for k in range(num_draws):
         g = sample_group(gen)

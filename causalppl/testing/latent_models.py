@@ -22,22 +22,22 @@ import torch.nn.functional as F
 
 from ..errors import CausalError
 from ..graph import CausalGraph
-from ..linalg import random_orthogonal, random_well_conditioned
+from ..linalg import random_well_conditioned
 from .random_models import RandomSCM
 
-__all__ = [
-    "InterventionalContexts",
-    "LeakyReluMLPMixing",
-    "LinearMixing",
-    "SegmentLatentModel",
-    "random_orthogonal",
-    "random_well_conditioned",
-]
+__all__ = ["InterventionalContexts", "LeakyReluMLPMixing", "LinearMixing", "SegmentLatentModel"]
 
 
 @dataclass
 class LinearMixing:
-    """``x = z @ matrix.T`` with ``matrix`` ``[obs_dim, dim]`` of full column rank."""
+    """``x = z @ matrix.T`` with ``matrix`` ``[obs_dim, dim]`` of full column rank.
+
+    Example:
+        >>> mix = LinearMixing(torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]]))
+        >>> z = torch.tensor([[1.0, -1.0]])
+        >>> mix(z).tolist(), mix.inverse(mix(z)).round(decimals=6).tolist()
+        ([[1.0, 0.0, -2.0]], [[1.0, -1.0]])
+    """
 
     matrix: torch.Tensor
     seed: int | None = None
@@ -46,10 +46,12 @@ class LinearMixing:
         return z @ self.matrix.T
 
     def inverse(self, x: torch.Tensor) -> torch.Tensor:
+        """The latents of observations ``x`` (least squares when ``obs_dim > dim``)."""
         return x @ torch.linalg.pinv(self.matrix).T
 
     @property
     def condition_number(self) -> float:
+        """The 2-norm condition number of the mixing matrix."""
         return float(torch.linalg.cond(self.matrix))
 
 
@@ -75,9 +77,17 @@ class LeakyReluMLPMixing:
     seed: int | None = None
 
     @classmethod
-    def random(cls, dim: int, layers: int, *, max_condition: float = 3.0,
-               negative_slope: float = 0.2, generator: torch.Generator | None = None,
-               seed: int | None = None) -> LeakyReluMLPMixing:
+    def random(
+        cls,
+        dim: int,
+        layers: int,
+        *,
+        max_condition: float = 3.0,
+        negative_slope: float = 0.2,
+        generator: torch.Generator | None = None,
+        seed: int | None = None,
+    ) -> LeakyReluMLPMixing:
+        """``layers`` random layers, each of condition number at most ``max_condition``."""
         if layers < 1:
             raise CausalError(f"layers must be >= 1, got {layers}")
         weights, biases = [], []
@@ -95,6 +105,7 @@ class LeakyReluMLPMixing:
         return h
 
     def inverse(self, x: torch.Tensor) -> torch.Tensor:
+        """The latents of observations ``x``, layer by layer."""
         h = x
         for k in reversed(range(len(self.weights))):
             if k < len(self.weights) - 1:
@@ -110,6 +121,11 @@ class SegmentLatentModel:
     Attributes:
         means, variances: ``[n_segments, dim]`` per-segment latent parameters.
         mixing: an invertible map latent -> observed.
+
+    Example:
+        >>> x, z, u = SegmentLatentModel.random(2, 3, seed=0).sample(10)
+        >>> tuple(x.shape), u.tolist()[::10]
+        ((30, 2), [0, 1, 2])
     """
 
     means: torch.Tensor
@@ -118,9 +134,19 @@ class SegmentLatentModel:
     seed: int | None = None
 
     @classmethod
-    def random(cls, dim: int, n_segments: int, seed: int, *, mixing: str = "mlp", layers: int = 2,
-               variance_range: tuple[float, float] = (0.1, 4.0), mean_range: float = 0.0,
-               max_condition: float = 3.0, negative_slope: float = 0.5) -> SegmentLatentModel:
+    def random(
+        cls,
+        dim: int,
+        n_segments: int,
+        seed: int,
+        *,
+        mixing: str = "mlp",
+        layers: int = 2,
+        variance_range: tuple[float, float] = (0.1, 4.0),
+        mean_range: float = 0.0,
+        max_condition: float = 3.0,
+        negative_slope: float = 0.5,
+    ) -> SegmentLatentModel:
         """A random instance drawn from one seed (see :func:`~causalppl.testing.strategies.segment_latent_models`).
 
         Example:
@@ -130,8 +156,9 @@ class SegmentLatentModel:
         """
         gen = torch.Generator().manual_seed(seed)
         if mixing == "mlp":
-            mix = LeakyReluMLPMixing.random(dim, layers, max_condition=max_condition,
-                                            negative_slope=negative_slope, generator=gen, seed=seed)
+            mix = LeakyReluMLPMixing.random(
+                dim, layers, max_condition=max_condition, negative_slope=negative_slope, generator=gen, seed=seed
+            )
         elif mixing == "linear":
             mix = LinearMixing(random_well_conditioned(dim, dim, max_condition, gen), seed)
         else:
@@ -146,19 +173,18 @@ class SegmentLatentModel:
 
     @property
     def dim(self) -> int:
+        """The number of latents."""
         return self.means.shape[1]
 
     @property
     def n_segments(self) -> int:
+        """The number of segment labels."""
         return self.means.shape[0]
 
     def model(self, u: torch.Tensor) -> torch.Tensor:
         """Pyro program for one unit of segment ``u``: latent sites ``z0..``, observed ``x``."""
         u = torch.as_tensor(u)
-        zs = [
-            pyro.sample(f"z{i}", dist.Normal(self.means[u, i], self.variances[u, i].sqrt()))
-            for i in range(self.dim)
-        ]
+        zs = [pyro.sample(f"z{i}", dist.Normal(self.means[u, i], self.variances[u, i].sqrt())) for i in range(self.dim)]
         return pyro.deterministic("x", self.mixing(torch.stack(zs, -1)), event_dim=1)
 
     def sample(self, n_per_segment: int, seed: int = 0):
@@ -182,6 +208,14 @@ class InterventionalContexts:
         mixing: ``[obs_dim, dim]`` matrix ``G``; ``x = G z``.
         targets: the latent node intervened in each non-observational context.
         intervention_scales: noise sd of the intervened latent in that context.
+
+    Example:
+        >>> from hypothesis import find
+        >>> from causalppl.testing import strategies as st
+        >>> ic = find(st.interventional_contexts(dim=2), lambda ic: True)
+        >>> xs, zs = ic.sample(100)
+        >>> ic.n_contexts, len(xs), tuple(xs[0].shape)
+        (3, 3, (100, 2))
     """
 
     latent: RandomSCM
@@ -192,6 +226,7 @@ class InterventionalContexts:
 
     @property
     def n_contexts(self) -> int:
+        """The observational context plus one per intervention."""
         return 1 + len(self.targets)
 
     def context_scm(self, context: int) -> RandomSCM:
@@ -205,26 +240,14 @@ class InterventionalContexts:
         parents = {n: ([] if n == t else graph.parents(n)) for n in graph.nodes}
         weights = {e: w for e, w in self.latent.weights.items() if e[1] != t}
         scales = dict(self.latent.scales, **{t: self.intervention_scales[context - 1]})
-        return RandomSCM(CausalGraph(parents), weights, dict(self.latent.intercepts), scales,
-                         self.latent.noise, seed=self.latent.seed)
-
-    def crl_params(self):
-        """The ground truth as :class:`~causalppl.identify.crl.CRLParams` (square mixing only).
-
-        Latent ``i`` of the params is ``latent.graph.nodes[i]``; ``H = G⁻¹``.
-        """
-        from ..identify.crl import CRLParams
-
-        if self.mixing.shape[0] != self.mixing.shape[1]:
-            raise CausalError(f"crl_params needs a square mixing, got shape {tuple(self.mixing.shape)}")
-        nodes = self.latent.graph.nodes
-        index = {n: i for i, n in enumerate(nodes)}
-        weights = torch.zeros(len(nodes), len(nodes), dtype=self.mixing.dtype)
-        for (p, c), w in self.latent.weights.items():
-            weights[index[p], index[c]] = w
-        scales = torch.tensor([self.latent.scales[n] for n in nodes], dtype=self.mixing.dtype)
-        return CRLParams(torch.linalg.inv(self.mixing), weights, scales, [index[t] for t in self.targets],
-                         torch.tensor(self.intervention_scales, dtype=self.mixing.dtype))
+        return RandomSCM(
+            CausalGraph(parents),
+            weights,
+            dict(self.latent.intercepts),
+            scales,
+            self.latent.noise,
+            seed=self.latent.seed,
+        )
 
     def model(self, context: int = 0) -> torch.Tensor:
         """Pyro program for one unit in ``context``: latent sites, then ``x = G z``."""

@@ -17,9 +17,9 @@ import torch.nn.functional as F
 
 from ..errors import CausalError, UnknownSiteError
 from ..graph import CausalGraph
-from ..noise.families import NOISE_FAMILIES, noise_distribution, standard_noise
+from ..noise.families import noise_distribution, standard_noise
 
-__all__ = ["NOISE_FAMILIES", "NONLINEARITIES", "RandomSCM", "noise_distribution"]
+__all__ = ["NONLINEARITIES", "RandomSCM"]
 
 # Bounded-growth nonlinearities: chains of them stay O(1), so samples never overflow.
 NONLINEARITIES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -44,7 +44,7 @@ class RandomSCM:
         weights: ``{(parent, child): w}``.
         intercepts: ``{node: b}``.
         scales: ``{node: noise standard deviation}``.
-        noise: the noise family, one of :data:`NOISE_FAMILIES`.
+        noise: the noise family, one of :data:`~causalppl.noise.families.NOISE_FAMILIES`.
         nonlinearities: ``{(parent, child): name in NONLINEARITIES}`` (empty when linear).
         seed: the seed the parameters were drawn from.
 
@@ -75,6 +75,7 @@ class RandomSCM:
 
     @property
     def linear(self) -> bool:
+        """Whether every mechanism is linear (no nonlinearities drawn)."""
         return not self.nonlinearities
 
     @property

@@ -13,7 +13,7 @@ from scipy.stats import multivariate_normal
 
 import causalppl as cp
 from causalppl.errors import CausalError
-from causalppl.identify import crl_log_likelihood, crl_model, fit_interventional_crl, shear_latent
+from causalppl.identify import CRLParams, crl_log_likelihood, crl_model, fit_interventional_crl, shear_latent
 from causalppl.metrics import mcc, shd
 from causalppl.testing import assert_identifiable, orthogonal_group
 from causalppl.testing import strategies as st
@@ -54,7 +54,7 @@ def test_moment_estimate_and_refinement_agree_and_refinement_raises_the_likeliho
 def test_the_likelihood_is_the_closed_form_gaussian():
     ic = find(st.interventional_contexts(dim=2), lambda ic: True)
     xs, _ = ic.sample(50, seed=0)
-    params = ic.crl_params()
+    params = CRLParams.from_contexts(ic)
     ref = 0.0
     for k, x in enumerate(xs):
         cov = torch.linalg.inv(params.precision(k)).numpy()
@@ -76,10 +76,13 @@ def test_without_an_intervention_on_one_latent_two_parameterisations_tie_exactly
     law, so the likelihood ties (to float64 rounding) while the latents differ."""
     sink = _sink(ic)
     k = ic.targets.index(sink)
-    missing = dataclasses.replace(ic, targets=ic.targets[:k] + ic.targets[k + 1:],
-                                  intervention_scales=ic.intervention_scales[:k] + ic.intervention_scales[k + 1:])
+    missing = dataclasses.replace(
+        ic,
+        targets=ic.targets[:k] + ic.targets[k + 1 :],
+        intervention_scales=ic.intervention_scales[:k] + ic.intervention_scales[k + 1 :],
+    )
     xs, zs = missing.sample(500, seed=seed)
-    truth = missing.crl_params()
+    truth = CRLParams.from_contexts(missing)
     j = ic.latent.graph.nodes.index(sink)
     other = (j + 1) % len(ic.latent.graph)
     # Shear by one sd ratio, against their correlation: |corr(z_j, z'_j)| <= 1/√2.
@@ -92,7 +95,7 @@ def test_without_an_intervention_on_one_latent_two_parameterisations_tie_exactly
     assert mcc(zs[0], z_alt) < 0.99  # a genuinely different representation
     # With the intervention on j present, the same shear is caught by the likelihood.
     xs_full, _ = ic.sample(500, seed=seed)
-    full = ic.crl_params()
+    full = CRLParams.from_contexts(ic)
     sheared = shear_latent(full, j, other, amount)
     drop = float(crl_log_likelihood(xs_full, full)) - float(crl_log_likelihood(xs_full, sheared))
     assert drop > 50.0
@@ -100,7 +103,7 @@ def test_without_an_intervention_on_one_latent_two_parameterisations_tie_exactly
 
 def test_shear_and_fit_bad_input():
     ic = find(st.interventional_contexts(dim=2), lambda ic: len(ic.latent.graph.edges) == 1)
-    params = ic.crl_params()
+    params = CRLParams.from_contexts(ic)
     child = int(np.flatnonzero(params.weights.abs().sum(0).numpy())[0])
     with pytest.raises(CausalError, match="descendants"):
         shear_latent(params, 1 - child, child, 1.0)

@@ -1,39 +1,27 @@
-"""The one argument checker: every public entry point validates its arguments here.
-
-Each function returns the checked (and, where it says so, converted) value, or raises
-:class:`~causalppl.errors.CausalError` naming the argument and what it got. Booleans are
-never accepted as numbers (``num_samples=True`` is a mistake, not ``1``).
-
-Example:
-    >>> from causalppl import checks
-    >>> checks.positive_int(5, "num_samples")
-    5
-    >>> checks.positive_int(10.5, "num_samples")
-    Traceback (most recent call last):
-    ...
-    causalppl.errors.CausalError: num_samples must be a positive int, got 10.5
-"""
+"""Checks of plain arguments: counts, numbers, fractions, seeds, names, choices, models."""
 
 from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
-import torch
 
-from .errors import CausalError
+from ..errors import CausalError
 
 __all__ = [
+    "boolean",
     "choice",
+    "finite_number",
     "fraction",
     "int_at_least",
     "mapping",
-    "matrix",
     "model",
+    "names",
     "nonnegative_number",
-    "paired_samples",
+    "open_fraction",
     "positive_int",
     "positive_number",
     "probability",
@@ -88,10 +76,42 @@ def nonnegative_number(value, name: str) -> float:
     return float(value)
 
 
+def finite_number(value, name: str) -> float:
+    """A finite real number (a location, a shift).
+
+    Example:
+        >>> finite_number(-1.5, "loc")
+        -1.5
+        >>> finite_number(float("nan"), "loc")
+        Traceback (most recent call last):
+        ...
+        causalppl.errors.CausalError: loc must be a finite number, got nan
+    """
+    if not _is_real(value) or not math.isfinite(value):
+        raise CausalError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
 def fraction(value, name: str) -> float:
     """A number in ``[0, 1)`` (a share of rows, say)."""
     if not _is_real(value) or not 0 <= value < 1:
         raise CausalError(f"{name} must be a fraction in [0, 1), got {value!r}")
+    return float(value)
+
+
+def open_fraction(value, name: str) -> float:
+    """A number strictly between 0 and 1 (a test level, a held-out share).
+
+    Example:
+        >>> open_fraction(0.05, "alpha")
+        0.05
+        >>> open_fraction(1, "alpha")
+        Traceback (most recent call last):
+        ...
+        causalppl.errors.CausalError: alpha must lie in (0, 1), got 1
+    """
+    if not _is_real(value) or not 0 < value < 1:
+        raise CausalError(f"{name} must lie in (0, 1), got {value!r}")
     return float(value)
 
 
@@ -108,6 +128,22 @@ def choice(value, name: str, options: Iterable[str]):
     if not isinstance(value, str) or value not in options:
         raise CausalError(f"{name} must be one of {', '.join(repr(o) for o in options)}; got {value!r}")
     return value
+
+
+def boolean(value, name: str) -> bool:
+    """``True`` or ``False`` (numpy bools too); ``0``, ``1`` and strings are refused.
+
+    Example:
+        >>> boolean(True, "refine")
+        True
+        >>> boolean("no", "refine")
+        Traceback (most recent call last):
+        ...
+        causalppl.errors.CausalError: refine must be True or False, got 'no'
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise CausalError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def seed(value, name: str = "seed") -> int | None:
@@ -131,6 +167,33 @@ def mapping(value, name: str, *, keys: str = "site name") -> dict:
     return dict(value)
 
 
+def names(value, name: str) -> list[str]:
+    """A list of distinct strings (node or column names).
+
+    Example:
+        >>> names(("a", "b"), "nodes")
+        ['a', 'b']
+        >>> names(["a", "a"], "nodes")
+        Traceback (most recent call last):
+        ...
+        causalppl.errors.CausalError: nodes names 'a' more than once; names must be distinct
+    """
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise CausalError(
+            f"{name} must be a list of names (strings), got {type(value).__name__}: {reprlib.repr(value)}"
+        )
+    out = list(value)
+    for v in out:
+        if not isinstance(v, str):
+            raise CausalError(f"{name} must hold names (strings), got {v!r}")
+    seen: set[str] = set()
+    for v in out:
+        if v in seen:
+            raise CausalError(f"{name} names {v!r} more than once; names must be distinct")
+        seen.add(v)
+    return out
+
+
 def model(value, name: str = "model") -> Callable:
     """A callable (a Pyro program)."""
     if not callable(value):
@@ -139,49 +202,3 @@ def model(value, name: str = "model") -> Callable:
             f"got {type(value).__name__}: {value!r}"
         )
     return value
-
-
-def matrix(value, name: str, *, square: bool = False, min_rows: int = 1, min_cols: int = 1) -> np.ndarray:
-    """``value`` (tensor, array or nested list) as a finite float64 matrix ``[rows, cols]``.
-
-    A 1-D input is read as one column (``n`` samples of one variable).
-
-    Example:
-        >>> matrix([1.0, 2.0], "x").shape
-        (2, 1)
-        >>> matrix(np.zeros((3, 0)), "z_hat")
-        Traceback (most recent call last):
-        ...
-        causalppl.errors.CausalError: z_hat must have at least 1 column(s), got shape (3, 0)
-    """
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().double().numpy()
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise CausalError(f"{name} must be a numeric matrix, got {type(value).__name__}") from exc
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise CausalError(f"{name} must be a matrix [samples, dims], got shape {arr.shape}")
-    if arr.shape[1] < min_cols:
-        raise CausalError(f"{name} must have at least {min_cols} column(s), got shape {arr.shape}")
-    if arr.shape[0] < min_rows:
-        raise CausalError(f"{name} needs at least {min_rows} row(s), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise CausalError(f"{name} contains NaN or inf")
-    if square and arr.shape[0] != arr.shape[1]:
-        raise CausalError(f"{name} must be a square matrix, got shape {arr.shape}")
-    return arr
-
-
-def paired_samples(a, b, names: tuple[str, str], *, min_rows: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Two sample matrices with the same number of rows (at least ``min_rows``)."""
-    a, b = matrix(a, names[0]), matrix(b, names[1])
-    if a.shape[0] != b.shape[0]:
-        raise CausalError(
-            f"{names[0]} has {a.shape[0]} samples but {names[1]} has {b.shape[0]}; rows must be paired samples"
-        )
-    if a.shape[0] < min_rows:
-        raise CausalError(f"{names[0]} needs at least {min_rows} samples, got {a.shape[0]}")
-    return a, b
