@@ -13,9 +13,9 @@ Example:
 from . import errors, handlers, identify, metrics, noise, queries  # noqa: F401
 from .errors import CausalError, CausalWarning
 from .graph import CausalGraph
-from .program import graph
 from .handlers import condition, do, twin_world
 from .inference import fit
+from .program import graph
 from .queries import counterfactual, effect, sample
 from .scm import NeuralSCM, load
 

@@ -98,7 +98,10 @@ class _ELBO(Objective):
         extra_latent = set(latent) - set(specs)
         if extra_latent:
             raise CausalError(f"latent names {sorted(extra_latent)} are not sites of the program; sites: {info.names}")
-        latent = [n for n in info.names if n not in columns]
+        self.paths = batched_paths(model)
+        if self.paths is None:  # a plain program: the sites missing from the data are its latent sites
+            latent = list(dict.fromkeys([*latent, *(n for n in info.names if n not in columns)]))
+        # else (a declared SCM): a missing node is a mistake unless declared latent (as_tensors says so)
         self.values, self.num_rows = as_tensors(data, specs, latent=latent, ignore_extra=ignore_extra)
         for name in self.values:
             self.values[name] = self.values[name].to(site_dtype(info.sites[name]["fn"]))
@@ -106,7 +109,6 @@ class _ELBO(Objective):
         for name in self.latent:
             if info.sites[name]["fn"].support.is_discrete:
                 raise CausalError(f"latent site {name!r} is discrete; fit infers continuous latent sites only")
-        self.paths = batched_paths(model)
         self.program = guarded(model)
 
     def _placed(self, idx):
@@ -192,6 +194,6 @@ def make_objective(model, data, *, latent=(), ignore_extra=False, num_particles=
     if not callable(model):
         raise CausalError(f"model must be a Pyro program (a callable), got {type(model).__name__}")
     paths = batched_paths(model)
-    if paths is not None and not list(latent) and set(paths.names) <= set(as_columns(data)):
+    if paths is not None and not list(latent):
         return _MLE(model, paths, data, ignore_extra)
     return _ELBO(model, data, latent, ignore_extra, num_particles)

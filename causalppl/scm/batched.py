@@ -67,7 +67,8 @@ class NeuralSCMPaths(BatchedPaths):
 
     def push(self, noise, do):
         sizes = {k: (u.shape[0] if isinstance(u, torch.Tensor) and u.dim() else None) for k, u in noise.items()}
-        num = max((s for s in sizes.values() if s is not None), default=None)
+        known = [s for s in sizes.values() if s is not None]
+        num = max(set(known), key=known.count) if known else None  # the size most nodes agree on
         for k, size in sizes.items():
             if size != num:
                 raise CausalError(f"noise for node {k!r} has shape {tuple(torch.as_tensor(noise[k]).shape)}; the "

@@ -12,8 +12,8 @@ from pyro.nn import PyroModule
 
 from ..errors import CausalError
 from ..graph import CausalGraph
-from ..mechanisms import AdditiveNoise, CategoricalMechanism, LocationScale, MechanismBank, SplineFlow
 from ..kernels.activations import activation_fn
+from ..mechanisms import AdditiveNoise, CategoricalMechanism, LocationScale, MechanismBank, SplineFlow
 from ..mechanisms.heads import ADDITIVE, CATEGORICAL, FLOW, LOCATION_SCALE, head_width
 from . import fast
 from .spec import Layout, NodeSpec, parse_specs

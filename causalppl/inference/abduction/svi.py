@@ -49,7 +49,8 @@ class ExogenousMessenger(Messenger):
         fn = msg["fn"]
         nm = noise_model(fn, msg["name"])
         u = pyro.sample(noise_site(msg["name"]), nm.noise_dist(fn.batch_shape), infer={"_cp_internal": True})
-        value = nm.push(u).expand(fn.batch_shape + fn.event_shape)
+        pushed = nm.push(u)  # broadcast with the site: outer plates (particles, units) widen it
+        value = pushed.expand(torch.broadcast_shapes(pushed.shape, fn.batch_shape + fn.event_shape))
         msg["value"] = value
         msg["fn"] = dist.Delta(value, event_dim=len(fn.event_shape)).mask(False)
         msg["is_observed"] = True
