@@ -11,10 +11,11 @@ Example:
 """
 
 from . import errors, handlers, identify, metrics, noise, queries  # noqa: F401
-from .errors import CausalError
-from .graph import CausalGraph, graph
+from .errors import CausalError, CausalWarning
+from .graph import CausalGraph
 from .handlers import condition, do, twin_world
 from .inference import fit
+from .program import graph
 from .queries import counterfactual, effect, sample
 from .scm import NeuralSCM, load
 
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CausalError",
+    "CausalWarning",
     "CausalGraph",
     "NeuralSCM",
     "condition",

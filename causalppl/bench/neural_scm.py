@@ -113,9 +113,9 @@ def _ours(truth, train, evidence, do, cf_true, changed, sd, hidden, activation, 
     fit_s = time.perf_counter() - start
     rows = torch.stack([evidence[v].to(dtype) for v in scm.nodes], 1)
     with torch.no_grad():
-        cf_rows = scm.counterfactual_fast(rows, do)
-        batch_s = measure(lambda: scm.counterfactual_fast(rows, do), repeat=repeat, min_time=0.2)
-        one_s = measure(lambda: scm.counterfactual_fast(rows[:1], do), repeat=repeat, min_time=0.2)
+        cf_rows = scm.counterfactual_rows(rows, do)
+        batch_s = measure(lambda: scm.counterfactual_rows(rows, do), repeat=repeat, min_time=0.2)
+        one_s = measure(lambda: scm.counterfactual_rows(rows[:1], do), repeat=repeat, min_time=0.2)
     cf = {v: cf_rows[:, i].double().numpy() for i, v in enumerate(scm.nodes)}
     return dict(fit_s=fit_s, rmse=_rmse(cf, cf_true, changed, sd), cf_s=batch_s, single_s=one_s,
                 steps=int(history.step.values[-1]))
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         f"do on {list(problem[3])} (mean +/- 1 sd). RMSE: per changed node ({len(problem[5])} nodes "
         "downstream of the targets), the root-mean-square error against the true counterfactual in units "
         "of the node's sd, averaged over nodes. Throughput: units per second of one batched query; "
-        "latency: one unit, one query call. Ours: float32, `counterfactual_fast` on a tensor of rows.\n",
+        "latency: one unit, one query call. Ours: float32, `NeuralSCM.counterfactual_rows` on a tensor of rows.\n",
         table(["model", "fit s", "cf RMSE (sd)", "cf units/s", "one-unit ms"], table_rows),
         note,
     ]

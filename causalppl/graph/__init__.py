@@ -1,7 +1,14 @@
-"""Causal graphs: read from programs, mutilated by interventions, rendered by graphviz."""
+"""Causal graphs as data: nodes, edges, mutilation, twin networks; rendered to DOT last.
+
+Reading the graph of a Pyro program is :func:`causalppl.graph` (in :mod:`causalppl.program`).
+
+Example:
+    >>> from causalppl.graph import CausalGraph
+    >>> CausalGraph({"x": [], "y": ["x"]}).edges
+    [('x', 'y')]
+"""
 
 from .causal_graph import CausalGraph
-from .extract import graph, trace_sites
 from .render import graph_to_dot, has_dot, render
 
-__all__ = ["CausalGraph", "graph", "graph_to_dot", "has_dot", "render", "trace_sites"]
+__all__ = ["CausalGraph", "graph_to_dot", "has_dot", "render"]

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-
-import torch
-
 from ..errors import CausalError, EvidenceError
 from ._factory import SiteCheckingMessenger, make_handler
+from .intervention import check_actions
+from .values import outside_support, site_value
 
-__all__ = ["ConditionMessenger", "condition", "check_evidence_value", "site_dtype"]
+__all__ = ["ConditionMessenger", "condition"]
 
 
 class ConditionMessenger(SiteCheckingMessenger):
     """Observe sites at given values (``pyro.poutine.condition`` with loud errors).
 
     A name the program never samples, a value whose trailing dims do not match the site's
-    event shape, or a value with NaN/inf raise :class:`causalppl.CausalError` naming the
-    site.
+    event shape, a value with NaN/inf, a value outside the site's support (where the parents
+    fix it), or a site that an intervention already set, raise
+    :class:`causalppl.CausalError` naming the site.
 
     Args:
         data: ``{site: observed value}``.
@@ -32,64 +30,33 @@ class ConditionMessenger(SiteCheckingMessenger):
         >>> tr = pyro.poutine.trace(cp.condition(model, {"x": torch.tensor(0.5)})).get_trace()
         >>> float(tr.nodes["x"]["value"]), tr.nodes["x"]["is_observed"]
         (0.5, True)
+        >>> cp.condition(cp.do(model, {"x": 2.0}), {"x": 1.0})()
+        Traceback (most recent call last):
+        ...
+        causalppl.errors.CausalError: site 'x' is set by an intervention; it cannot also be observed ...
     """
 
     _role = "evidence"
 
-    def __init__(self, data: Mapping[str, object]):
-        if not isinstance(data, Mapping):
-            raise CausalError(f"data must be a dict site -> value, got {type(data).__name__}")
+    def __init__(self, data):
+        data = check_actions(data, "data")
         super().__init__(data)
-        self.data = dict(data)
+        self.data = data
 
     def _pyro_sample(self, msg):
         if not self._note(msg):
             return
-        msg["value"] = check_evidence_value(self.data[msg["name"]], msg["fn"], msg["name"])
+        name, fn = msg["name"], msg["fn"]
+        if msg["infer"].get("do"):
+            raise CausalError(f"site {name!r} is set by an intervention; it cannot also be observed in the same "
+                              "world (cp.counterfactual observes and intervenes in separate worlds)")
+        value = site_value(self.data[name], fn, name, "evidence")
+        bad = outside_support(value, fn)
+        if bad is not None and bool(bad.all()):  # no unit could have produced it, whatever else is drawn
+            raise EvidenceError(f"evidence for site {name!r} is outside the support {fn.support} of its law "
+                                "for every unit")
+        msg["value"] = value
         msg["is_observed"] = True
-
-
-def check_evidence_value(value, fn, name: str) -> torch.Tensor:
-    """Validate an observed value against the site's distribution (event shape, finiteness)."""
-    try:
-        value = torch.as_tensor(value)
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise EvidenceError(f"evidence for site {name!r} is not a number or tensor") from e
-    # A finite sum means every entry is finite (one reduction instead of a mask and a reduction);
-    # an overflowing sum falls back to the exact check.
-    if value.is_floating_point() and not math.isfinite(value.sum()) and not torch.isfinite(value).all():
-        raise EvidenceError(f"evidence for site {name!r} contains NaN or inf")
-    ev = tuple(fn.event_shape)
-    if value.dim() < len(ev) or tuple(value.shape[value.dim() - len(ev):]) != ev:
-        raise EvidenceError(
-            f"evidence for site {name!r} has shape {tuple(value.shape)}, whose trailing dims do not "
-            f"match the site's event shape {ev}"
-        )
-    try:
-        _broadcastable(value.shape, fn.batch_shape + fn.event_shape)
-    except RuntimeError as e:
-        raise EvidenceError(
-            f"evidence for site {name!r} has shape {tuple(value.shape)}, which does not broadcast "
-            f"with the site's shape {tuple(fn.batch_shape + fn.event_shape)}"
-        ) from e
-    return value.to(site_dtype(fn))
-
-
-def _broadcastable(a: torch.Size, b: torch.Size) -> None:
-    """``torch.broadcast_shapes`` without its overhead on the common case (raises RuntimeError)."""
-    for x, y in zip(reversed(a), reversed(b)):
-        if x != y and x != 1 and y != 1:
-            raise RuntimeError(f"shapes {tuple(a)} and {tuple(b)} do not broadcast")
-
-
-def site_dtype(fn) -> torch.dtype:
-    """The dtype of values a site's distribution produces."""
-    if fn.has_rsample or not fn.support.is_discrete:
-        for v in vars(fn).values():
-            if isinstance(v, torch.Tensor) and v.is_floating_point():
-                return v.dtype
-        return torch.get_default_dtype()
-    return fn.sample().dtype
 
 
 condition = make_handler(ConditionMessenger)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import pyro.distributions as dist
 import torch
+from pyro.poutine.runtime import get_plates
 
 from ..errors import CausalError
 from ._factory import SiteCheckingMessenger, make_handler
-from .condition import site_dtype
+from .intervention import apply_action, check_actions, is_shift
 
-__all__ = ["DoMessenger", "do", "as_value"]
+__all__ = ["DoMessenger", "do", "natural_shape"]
 
 
 class DoMessenger(SiteCheckingMessenger):
@@ -20,9 +19,13 @@ class DoMessenger(SiteCheckingMessenger):
     A constant (float or tensor) is a hard intervention: the site takes that value and its
     parents no longer matter, so :func:`causalppl.graph` shows the mutilated graph. A
     callable is a functional (shift) intervention on the value the mechanism would have
-    produced. The intervened site contributes no log-density (it is not an observation).
-    Unlike ``pyro.poutine.do`` the site keeps its name, and a name the program never
-    samples raises :class:`causalppl.CausalError`.
+    produced: the natural value is drawn at the site's full batch shape (every enclosing
+    plate, inner or outer), so each unit and sample gets its own draw. The intervened site
+    contributes no log-density (it is not an observation). Unlike ``pyro.poutine.do`` the
+    site keeps its name; a name the program never samples, a value outside the site's
+    support, or an intervention on an observed site raises :class:`causalppl.CausalError`.
+    Nested interventions on one site compose: the outer one acts on the value the inner one
+    gave (so a repeated intervention is idempotent).
 
     Args:
         actions: ``{site: value or callable}``.
@@ -37,6 +40,10 @@ class DoMessenger(SiteCheckingMessenger):
         ...     y = model()
         >>> float(y) > 1.0
         True
+        >>> with pyro.plate("unit", 1000):
+        ...     x = cp.do(model, {"x": lambda x: 2 * x})()  # a fresh natural draw per unit
+        >>> bool(x.std() > 1.0)
+        True
         >>> cp.do(model, {"z": 1.0})()
         Traceback (most recent call last):
         ...
@@ -45,46 +52,54 @@ class DoMessenger(SiteCheckingMessenger):
 
     _role = "intervention"
 
-    def __init__(self, actions: Mapping[str, object]):
-        if not isinstance(actions, Mapping):
-            raise CausalError(f"actions must be a dict site -> value or callable, got {type(actions).__name__}")
+    def __init__(self, actions):
+        actions = check_actions(actions, "actions")
         super().__init__(actions)
-        self.actions = dict(actions)
+        self.actions = actions
 
     def _pyro_sample(self, msg):
         if not self._note(msg):
             return
-        fn, action = msg["fn"], self.actions[msg["name"]]
-        if callable(action):
-            natural = msg["value"] if msg["value"] is not None else _draw(fn)
-            value = as_value(action(natural), fn, msg["name"])
-            kind = "shift"
+        name, fn, action = msg["name"], msg["fn"], self.actions[msg["name"]]
+        inner = msg["infer"].get("do")
+        if inner:  # an inner do set the site already: this one acts on the value it gave
+            fn = msg["infer"]["do_law"]
+        deterministic = bool(msg["infer"].get("_deterministic")) or bool(inner)
+        if msg["is_observed"] and not deterministic:
+            raise CausalError(
+                f"site {name!r} is observed (cp.condition or obs=); intervening on it in the same world would "
+                "discard the observation: use cp.counterfactual for an intervention on an observed unit"
+            )
+        if is_shift(action):
+            natural = msg["value"] if deterministic else _draw(fn.expand(natural_shape(fn)))
+            value = apply_action(action, natural, fn, name)
         else:
-            value = as_value(action, fn, msg["name"])
-            kind = "hard"
+            value = apply_action(action, None, fn, name)
         msg["value"] = value
         msg["fn"] = dist.Delta(value, event_dim=len(fn.event_shape)).mask(False)
         msg["is_observed"] = True
-        msg["infer"] = {**msg["infer"], "do": kind}
+        # What a world handler outside needs to redo the intervention with shared noise.
+        kinds = [msg["infer"].get("do"), "shift" if is_shift(action) else "hard"]
+        msg["infer"] = {**msg["infer"], "do": "hard" if "hard" in kinds else "shift", "do_law": fn,
+                        "do_actions": (*msg["infer"].get("do_actions", ()), action)}
+
+
+def natural_shape(fn) -> torch.Size:
+    """``fn``'s batch shape broadcast with every enclosing plate, also the ones outside this
+    handler (they have not broadcast the site yet when an inner handler sees it)."""
+    shape = list(fn.batch_shape)
+    for frame in get_plates():
+        if not frame.vectorized or frame.dim is None:
+            continue
+        if len(shape) < -frame.dim:
+            shape = [1] * (-frame.dim - len(shape)) + shape
+        if shape[frame.dim] == 1:
+            shape[frame.dim] = frame.size
+    return torch.Size(shape)
 
 
 def _draw(fn):
     return fn.rsample() if fn.has_rsample else fn.sample()
-
-
-def as_value(value, fn, name: str) -> torch.Tensor:
-    """``value`` as a tensor of the site's dtype whose trailing dims fit its event shape."""
-    dtype = site_dtype(fn)
-    try:
-        value = torch.as_tensor(value, dtype=dtype)
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise CausalError(f"value for site {name!r} is not a number or tensor: {value!r}") from e
-    ev = fn.event_shape
-    if len(ev) and tuple(value.shape[value.dim() - len(ev):]) != tuple(ev):
-        raise CausalError(f"value for site {name!r} has shape {tuple(value.shape)}; its event shape is {tuple(ev)}")
-    if value.is_floating_point() and not torch.isfinite(value).all():
-        raise CausalError(f"value for site {name!r} contains NaN or inf")
-    return value
 
 
 do = make_handler(DoMessenger)

@@ -1,9 +1,9 @@
 """``fit``: learn a causal model's mechanisms from data.
 
-Fully observed :class:`~causalppl.scm.NeuralSCM`: maximum likelihood through the
-stacked fast path. Latent nodes, or any other Pyro program (e.g. one whose mechanisms
-are ``PyroModule``\\ s): stochastic variational inference, ``Trace_ELBO`` with an
-``AutoNormal`` guide over the unobserved sites. Either way: minibatches, Adam with a
+Fully observed rows of a model with batched paths (a :class:`~causalppl.NeuralSCM`):
+maximum likelihood through its batched ``log_prob``. Latent sites, or any other Pyro
+program (e.g. one whose mechanisms are ``PyroModule``\\ s): stochastic variational
+inference, ``Trace_ELBO`` with an ``AutoNormal`` guide over the unobserved sites. Either way: minibatches, Adam with a
 cosine learning-rate schedule, gradient clipping, early stopping on a held-out split
 (restoring the best parameters), NaN detection, a progress bar on a terminal.
 """
@@ -20,9 +20,10 @@ import numpy as np
 import torch
 import xarray as xr
 
+from .. import checks
 from ..errors import CausalError
 from ..rng import seeded
-from ._fit_objectives import mle_objective, svi_objective
+from .objectives import make_objective
 
 __all__ = ["fit"]
 
@@ -34,7 +35,7 @@ def fit(
     steps: int = 2000,
     lr: float = 1e-2,
     batch_size: int = 1024,
-    seed: int | None = 0,
+    seed: int | None = None,
     latent: Iterable[str] = (),
     holdout: float = 0.1,
     eval_every: int | None = None,
@@ -58,18 +59,19 @@ def fit(
         steps: optimisation steps (minibatches).
         lr: Adam's initial learning rate.
         batch_size: rows per step (all rows when larger).
-        seed: seeds the split, minibatches and any sampling (``None``: global RNG).
+        seed: seeds the split, minibatches and any sampling; ``None`` (default) draws from
+            torch's global generator, so repeated fits differ unless seeded.
         latent: nodes of a NeuralSCM missing from ``data`` on purpose (inferred by SVI).
             Unobserved sites of a plain program are latent automatically.
         holdout: fraction of rows held out for early stopping (0 disables it).
-        eval_every: steps between held-out evaluations (default ``steps // 50``).
+        eval_every: steps between held-out evaluations (default ``max(1, steps // 50)``).
         patience: evaluations without improvement before stopping early.
         early_stopping: stop when the held-out loss stops improving and restore the
             best parameters. Default: on for maximum likelihood, off for SVI, whose
             held-out estimate (importance sampling from the prior) is biased upwards more
             and more as latent posteriors sharpen, so it would stop too soon.
-        clip_norm: gradient-norm clipping (``None``: off).
-        schedule: ``"cosine"`` (to ``min_lr_ratio * lr``) or ``"constant"``.
+        clip_norm: gradient-norm clipping, a positive number (``None``: off).
+        schedule: ``"cosine"`` (to ``min_lr_ratio * lr``, a ratio in [0, 1]) or ``"constant"``.
         ignore_extra: drop data columns that are not sites instead of raising.
         num_particles: prior particles per held-out row when estimating the held-out
             log-likelihood with latent sites.
@@ -99,17 +101,14 @@ def fit(
         >>> history.heldout_loss.dims, bool(history.heldout_loss[-1] < history.heldout_loss[0])
         (('step',), True)
     """
-    _check_args(steps, lr, batch_size, holdout, patience, schedule, num_particles)
-    eval_every = eval_every or max(1, steps // 50)
+    checks.model(model)
+    eval_every = _check_args(steps, lr, batch_size, holdout, eval_every, patience, clip_norm, schedule,
+                             min_lr_ratio, weight_decay, num_particles, seed)
+    latent = _names(latent, "latent")
     with seeded(seed):
         generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ()).item()))
-        from ..scm import NeuralSCM
-
-        if isinstance(model, NeuralSCM) and not list(latent):
-            objective = mle_objective(model, data, ignore_extra=ignore_extra)
-        else:
-            objective = svi_objective(model, data, latent=latent, ignore_extra=ignore_extra,
-                                      num_particles=num_particles)
+        objective = make_objective(model, data, latent=latent, ignore_extra=ignore_extra,
+                                   num_particles=num_particles)
         try:
             if early_stopping is None:
                 early_stopping = objective.method == "mle"
@@ -123,17 +122,27 @@ def fit(
             objective.close()
 
 
-def _check_args(steps, lr, batch_size, holdout, patience, schedule, num_particles):
+def _check_args(steps, lr, batch_size, holdout, eval_every, patience, clip_norm, schedule, min_lr_ratio,
+                weight_decay, num_particles, seed) -> int:
+    """Every optimiser argument through the one checker; returns ``eval_every``."""
     for name, v in (("steps", steps), ("batch_size", batch_size), ("patience", patience),
                     ("num_particles", num_particles)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise CausalError(f"{name} must be a positive int, got {v!r}")
-    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise CausalError(f"lr must be a positive number, got {lr!r}")
-    if not (0 <= holdout < 1):
-        raise CausalError(f"holdout must be a fraction in [0, 1), got {holdout!r}")
-    if schedule not in ("cosine", "constant"):
-        raise CausalError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
+        checks.positive_int(v, name)
+    checks.positive_number(lr, "lr")
+    checks.fraction(holdout, "holdout")
+    if clip_norm is not None:
+        checks.positive_number(clip_norm, "clip_norm")
+    checks.choice(schedule, "schedule", ("cosine", "constant"))
+    checks.probability(min_lr_ratio, "min_lr_ratio")
+    checks.nonnegative_number(weight_decay, "weight_decay")
+    checks.seed(seed)
+    return max(1, steps // 50) if eval_every is None else checks.positive_int(eval_every, "eval_every")
+
+
+def _names(names, argument: str) -> list[str]:
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise CausalError(f"{argument} must be a list of site names, got {names!r}")
+    return list(names)
 
 
 def _optimise(objective, *, steps, lr, batch_size, holdout, eval_every, patience, clip_norm, schedule,

@@ -145,6 +145,4 @@ class RQSplineTransform(Transform):
         return rq_spline(x, self.params, self.bound)[1]
 
     def with_cache(self, cache_size=1):
-        if self._cache_size == cache_size:
-            return self
         return RQSplineTransform(self.params, self.bound, cache_size=cache_size)

@@ -35,6 +35,7 @@ class NoiseModel:
 
     invertible = True
     deterministic = False
+    site = "?"  # the site's name, set by :func:`~causalppl.noise.noise_model`, for messages
 
     def __init__(self, fn: Distribution):
         self.fn = fn
@@ -203,6 +204,12 @@ class IndependentNoise(NoiseModel):
     def abduct(self, x):
         return self.base.abduct(x)
 
+    def abduct_slice(self, x, dim, index):
+        return self.base.abduct_slice(x, dim, index)
+
+    def noise_free_shift(self, dim, index):
+        return self.base.noise_free_shift(dim, index)
+
     def describe(self):
         return self.base.describe()
 
@@ -231,7 +238,7 @@ class DeltaNoise(NoiseModel):
         v = self.v.expand(x.shape) if self.v.shape != x.shape else self.v
         if not torch.allclose(x.to(v.dtype), v, rtol=1e-6, atol=1e-8, equal_nan=False):
             raise EvidenceError(
-                "evidence for a deterministic site differs from the value its mechanism "
+                f"evidence for deterministic site {self.site!r} differs from the value its mechanism "
                 "computes from its parents"
             )
         return x.new_zeros(x.shape[: x.dim() - len(self.fn.event_shape)] + (0,))
@@ -275,7 +282,7 @@ class GumbelMaxNoise(NoiseModel):
             k = x.long()
         n = self.logits.shape[-1]
         if ((k < 0) | (k >= n)).any() or (self.kind != "one_hot" and (x != k.to(x.dtype)).any()):
-            raise EvidenceError(f"evidence is not a category in 0..{n - 1}")
+            raise EvidenceError(f"evidence for site {self.site!r} is not a category in 0..{n - 1}")
         return truncated_gumbel_posterior(self.logits, k)
 
     def describe(self):

@@ -141,6 +141,7 @@ def noise_model(fn: tdist.Distribution, site: str = "?") -> NoiseModel:
     if not isinstance(nm, NoiseModel):
         raise CausalError(f"the noise form registered for {type(fn).__name__} returned {type(nm).__name__}, "
                           "not a causalppl.noise.NoiseModel")
+    nm.site = site
     return nm
 
 

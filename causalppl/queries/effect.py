@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pyro
+import torch
 
+from .. import checks
 from ..errors import CausalError, UnsupportedDistributionError
-from ..handlers.twin_world import TwinWorldMessenger
+from ..handlers.intervention import check_actions
+from ..handlers.twin_world import PairedWorldsMessenger
+from ..program import guarded, probed
 from ..rng import seeded
-from ._program import probed
+from . import overlap
+from .dispatch import paths_for, place_values
 from .sample import sample
 
 __all__ = ["effect"]
@@ -22,15 +27,19 @@ def effect(
     baseline: Mapping[str, object] | None = None,
     *,
     num_samples: int = 10000,
-    seed: int | None = 0,
+    seed: int | None = None,
     model_args: tuple = (),
     model_kwargs: dict | None = None,
 ) -> float:
     """``E[outcome | do] - E[outcome | do(baseline)]`` by Monte Carlo.
 
-    Both arms run in one twin-world pass with the same exogenous noise (paired potential
-    outcomes), so the estimate has far less variance than two independent runs; a model
-    with a site that has no noise form falls back to two independent runs.
+    Both arms run in one pass with the same exogenous noise (paired potential outcomes,
+    :class:`~causalppl.handlers.PairedWorldsMessenger`), so the estimate has far less
+    variance than two independent runs; a model with a site that has no noise form falls
+    back to two independent runs. The outcome must be one number per unit: a site with
+    event dims, or inside a plate of the model, raises (select the number you mean in the
+    model, e.g. with a ``pyro.deterministic`` site). Intervening where the site's own law
+    almost never goes warns with a :class:`causalppl.CausalWarning`.
 
     Example:
         >>> import pyro, pyro.distributions as dist
@@ -41,29 +50,71 @@ def effect(
         >>> round(cp.effect(model, "y", do={"x": 1.0}, baseline={"x": 0.0}), 6)
         3.0
     """
-    model_kwargs = model_kwargs or {}
-    baseline = dict(baseline or {})
+    checks.model(model)
+    if not isinstance(outcome, str):
+        raise CausalError(f"outcome must be a site name, got {outcome!r}")
+    do, baseline = check_actions(do, "do"), check_actions(baseline, "baseline")
+    num_samples = checks.positive_int(num_samples, "num_samples")
+    checks.seed(seed)
+    model_kwargs = checks.mapping(model_kwargs, "model_kwargs", keys="argument name")
+    paths = paths_for(model, model_args, model_kwargs)
+    if paths is not None:
+        found = _batched(paths, outcome, do, baseline, num_samples, seed)
+        if found is not None:
+            return found
+
     def query(info):
-        if outcome not in info.sites:
-            raise CausalError(f"outcome {outcome!r} is not a site of the program; sites: {info.names}")
+        _check_outcome(outcome, info.names, len(info.event_shape(outcome)) if outcome in info.sites else 0,
+                       info.frames(outcome) if outcome in info.sites else {})
         info.check_names(do, "intervention")
         info.check_names(baseline, "intervention")
         sample_dim = info.first_free_dim
-        tw = TwinWorldMessenger(do, dim=sample_dim - 1, factual_actions=baseline)
-        with seeded(seed), tw, pyro.plate("sample", num_samples, dim=sample_dim):
-            model(*model_args, **model_kwargs)
-        info.confirm(tw.sites)
-        y = tw.sites[outcome]["value"].double()
-        world = sample_dim - 1 - len(info.event_shape(outcome))
-        return float((y.narrow(world, 1, 1) - y.narrow(world, 0, 1)).mean().detach())
+        worlds = PairedWorldsMessenger(do, baseline, dim=sample_dim - 1)
+        with seeded(seed), worlds, pyro.plate("sample", num_samples, dim=sample_dim):
+            guarded(model)(*model_args, **model_kwargs)
+        info.confirm(worlds.sites)
+        y = worlds.sites[outcome]["value"].double()
+        value = float((y.narrow(sample_dim - 1, 1, 1) - y.narrow(sample_dim - 1, 0, 1)).mean().detach())
+        return value, info, worlds.improbable
 
     try:
-        return probed(model, model_args, model_kwargs, query)
+        value, info, flags = probed(model, model_args, model_kwargs, query)
     except UnsupportedDistributionError:
         return _unpaired(model, outcome, do, baseline, num_samples, seed, model_args, model_kwargs)
+    for world, arm in ((1, "do"), (0, "baseline")):
+        arm_flags = {site: w[world] for site, w in flags.items() if world in w}
+        overlap.report(overlap.fractions(arm_flags, lambda s: bool(info.parents[s])), None, f"the {arm} arm")
+    return value
+
+
+def _check_outcome(outcome, names, event_rank, frames):
+    if outcome not in names:
+        raise CausalError(f"outcome {outcome!r} is not a site of the program; sites: {names}")
+    if event_rank or frames:
+        where = f"has {event_rank} event dim(s)" if event_rank else f"sits in plate(s) {sorted(frames.values())}"
+        raise CausalError(f"outcome {outcome!r} {where}: cp.effect averages one number per unit; select the number "
+                          "you mean in the model (e.g. a pyro.deterministic site), or use cp.sample and average")
+
+
+def _batched(paths, outcome, do, baseline, num_samples, seed):
+    _check_outcome(outcome, paths.names, len(paths.prototype(outcome).event_shape), {})
+    treated, _ = place_values(paths, do, "intervention")
+    control, _ = place_values(paths, baseline, "intervention")
+    with seeded(seed):
+        noise = paths.draw_noise(num_samples)
+        arms = paths.push(noise, treated), paths.push(noise, control)
+    if arms[0] is None or arms[1] is None:
+        return None
+    for (_, flags), arm in zip(arms, ("do", "baseline")):
+        overlap.report(overlap.fractions(flags, lambda s: bool(paths.parents(s))), None, f"the {arm} arm")
+    return float((arms[0][0][outcome].double() - arms[1][0][outcome].double()).mean().detach())
 
 
 def _unpaired(model, outcome, do, baseline, num_samples, seed, model_args, model_kwargs) -> float:
+    """Two interventional runs; one seed for both (common random numbers: where both arms draw
+    the same way, their noise is shared, as it would be in paired worlds)."""
+    if seed is None:
+        seed = int(torch.randint(0, 2**62, ()))
     kwargs = dict(num_samples=num_samples, seed=seed, model_args=model_args, model_kwargs=model_kwargs)
     treated = sample(model, do=do, **kwargs)[outcome]
     control = sample(model, do=baseline, **kwargs)[outcome]

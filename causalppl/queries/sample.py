@@ -8,12 +8,16 @@ import pyro
 import pyro.poutine as poutine
 import xarray as xr
 
-from ..errors import CausalError
+from .. import checks
 from ..handlers.deterministic import DeterministicShapeMessenger
-from ..handlers.do import do as do_handler
+from ..handlers.do import DoMessenger
+from ..handlers.intervention import check_actions
+from ..noise.typicality import improbable
+from ..program import guarded, probe
 from ..rng import seeded
-from ._program import probe
-from ._xr import to_dataset
+from . import overlap
+from .dispatch import paths_for, place_values
+from .labels import layout_of, to_dataset
 
 __all__ = ["sample"]
 
@@ -23,24 +27,29 @@ def sample(
     num_samples: int = 1000,
     *,
     do: Mapping[str, object] | None = None,
-    seed: int | None = 0,
+    seed: int | None = None,
     model_args: tuple = (),
     model_kwargs: dict | None = None,
 ) -> xr.Dataset:
     """Draw ``num_samples`` joint samples of every endogenous site, optionally under ``do``.
 
     All samples are drawn in one vectorised run (a ``pyro.plate("sample", ...)`` left of
-    the model's own plates).
+    the model's own plates), or through the model's batched paths when it offers them.
 
     Args:
         model: a Pyro program (one unit).
         num_samples: how many joint samples.
         do: interventions ``{site: value or callable}``.
-        seed: seeds torch inside the call only; ``None`` uses the global RNG.
+        seed: seeds torch inside the call only; ``None`` (default) draws fresh randomness
+            from torch's global generator, as Pyro does.
+        model_args, model_kwargs: arguments the program is called with.
 
     Returns:
         One data variable per endogenous site with dims ``("sample", ...)``; event dims are
-        named ``{site}_dim_{i}`` and the model's plates keep their names.
+        named ``{site}_dim_{i}`` and the model's plates keep their names. For a site with
+        parents under ``do``, ``attrs["extrapolation_<site>"]`` is the share of samples whose
+        intervened value its own law almost never produces (a :class:`causalppl.CausalWarning`
+        above 5%).
 
     Example:
         >>> import pyro, pyro.distributions as dist
@@ -52,15 +61,35 @@ def sample(
         >>> ds.y.dims, round(float(ds.y.mean()), 1)
         (('sample',), 3.0)
     """
-    model_kwargs = model_kwargs or {}
-    if not isinstance(num_samples, int) or num_samples < 1:
-        raise CausalError(f"num_samples must be a positive int, got {num_samples!r}")
-    program = do_handler(model, do) if do else model
+    checks.model(model)
+    num_samples = checks.positive_int(num_samples, "num_samples")
+    do = check_actions(do, "do")
+    checks.seed(seed)
+    model_kwargs = checks.mapping(model_kwargs, "model_kwargs", keys="argument name")
+    attrs = {"query": "sample", "do": repr(do), "seed": -1 if seed is None else seed}
+    paths = paths_for(model, model_args, model_kwargs)
+    if paths is not None:
+        actions, _ = place_values(paths, do, "intervention")
+        with seeded(seed):
+            answer = paths.push(paths.draw_noise(num_samples), actions)
+        if answer is not None:
+            values, flags = answer
+            overlap.report(overlap.fractions(flags, lambda s: bool(paths.parents(s))), attrs, f"do({_names(do)})")
+            layout = {n: (len(paths.prototype(n).event_shape), ()) for n in paths.names}
+            return to_dataset({n: values[n] for n in paths.names}, layout, [("sample", -1, num_samples)],
+                              attrs=attrs)
+    program = guarded(DoMessenger(do)(model) if do else model)
     with seeded(seed):
         info = probe(program, model_args, model_kwargs)
         dim = info.first_free_dim
         with poutine.trace() as tr, DeterministicShapeMessenger(), pyro.plate("sample", num_samples, dim=dim):
             program(*model_args, **model_kwargs)
-    values = {n: tr.trace.nodes[n]["value"] for n in info.endogenous}
-    attrs = {"query": "sample", "do": repr(dict(do or {})), "seed": -1 if seed is None else seed}
-    return to_dataset(values, info, [("sample", dim, num_samples)], attrs=attrs)
+    nodes = tr.trace.nodes
+    flags = {n: improbable(nodes[n]["infer"]["do_law"], nodes[n]["value"], n) for n in do}
+    overlap.report(overlap.fractions(flags, lambda s: bool(info.parents[s])), attrs, f"do({_names(do)})")
+    values = {n: nodes[n]["value"] for n in info.endogenous}
+    return to_dataset(values, layout_of(info, values), [("sample", dim, num_samples)], attrs=attrs)
+
+
+def _names(do) -> str:
+    return ", ".join(do)

@@ -2,16 +2,13 @@
 
 A *group* is a set of banked nodes evaluated together (all of them, or one topological
 level, or the nodes a counterfactual must recompute). A *snapshot* reads the module's
-tensors once per call (PyroModule attribute access costs microseconds each, which a
-one-unit query cannot afford) and caches per-group weight slices while no gradient is
-being recorded, keyed by the parameters' in-place version counters so an optimiser step
-invalidates them.
+tensors once per call (PyroModule attribute access costs microseconds each).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import torch
@@ -39,7 +36,6 @@ class Group:
     any_additive: bool
     flow_rows: torch.Tensor | None
     roots: int  # the first `roots` rows are root nodes: constant outputs, evaluated on one row
-    cache: dict = field(default_factory=dict)
 
     @cached_property
     def rest_index(self) -> torch.Tensor:
@@ -52,7 +48,7 @@ class Group:
 
 
 def group(scm, nodes: tuple[str, ...]) -> Group:
-    like = scm._buffers["feature_loc"]
+    like = scm.feature_loc
     key = (nodes, like.device, like.dtype)  # .to() moves the buffers: cached gathers must follow
     found = scm._groups.get(key)
     if found is not None:
@@ -61,7 +57,7 @@ def group(scm, nodes: tuple[str, ...]) -> Group:
     pos = [lay.bank_pos[n] for n in nodes]
     whole = pos == list(range(len(lay.bank_nodes)))
     nets = None if whole else torch.tensor(pos, dtype=torch.long, device=dev)
-    index, mask = scm._buffers["parent_index"], scm._buffers["parent_mask"]
+    index, mask = scm.parent_index, scm.parent_mask
     kinds = [scm.specs[n].kind for n in nodes]
     flows = [i for i, k in enumerate(kinds) if k == FLOW]
     found = Group(
@@ -95,35 +91,17 @@ class Snapshot:
     """The tensors of one NeuralSCM, read once for one fast-path call."""
 
     def __init__(self, scm):
-        bank = scm._modules.get("bank")
-        self.loc, self.scale = scm._buffers["feature_loc"], scm._buffers["feature_scale"]
+        self.loc, self.scale = scm.feature_loc, scm.feature_scale
         self.bins, self.bound = scm.config["bins"], scm.config["bound"]
-        if bank is not None:
-            params = bank._parameters
-            self.weights = [params[f"weight_{i}"] for i in range(bank.num_layers)]
-            self.biases = [params[f"bias_{i}"] for i in range(bank.num_layers)]
-            self.raw_scale = params.get("raw_scale")
+        if scm.layout.bank_nodes:
+            bank = scm.bank
+            self.weights, self.biases = bank.weights(), bank.biases()
+            self.raw_scale = bank.raw_scale if bank.scale_dims else None
             self.act_name = bank.activation
 
     def layers(self, g: Group) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor | None]:
         """The group's weight and bias slices, and additive noise scales ``[M', 1]``."""
-        if torch.is_grad_enabled():
-            return self._slice(g.nets)
-        hit = g.cache.get("layers")
-        if hit is None or hit[0] != self._key:
-            hit = (self._key, self._slice(g.nets))
-            g.cache["layers"] = hit
-        return hit[1]
-
-    @cached_property
-    def _key(self) -> tuple:
-        """Which tensors, at which in-place versions: read once per snapshot (one call), not
-        once per group (a level-by-level query asks for a group per level)."""
-        tensors = self.weights + self.biases + ([self.raw_scale] if self.raw_scale is not None else [])
-        return tuple(t._version for t in tensors), tuple(id(t) for t in self.weights)
-
-    def _slice(self, nets):
-        rs = self.raw_scale
+        rs, nets = self.raw_scale, g.nets
         if nets is None:
             weights, biases = self.weights, self.biases
         else:

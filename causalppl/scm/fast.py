@@ -16,11 +16,12 @@ from collections.abc import Callable, Mapping
 import torch
 
 from ..errors import CausalError, UnknownSiteError
+from ..handlers.intervention import apply_action
+from ..inference.data import as_tensors
 from ..noise import noise_model
 from ..rng import seeded
 from . import kernel_route
 from ._stacked import abduct_bank, group, push_bank, raw, snapshot
-from .data import as_tensors
 
 __all__ = ["abduct", "affected", "counterfactual", "counterfactual_rows", "encode_all", "log_prob",
            "log_prob_encoded", "sample", "table"]
@@ -29,14 +30,14 @@ __all__ = ["abduct", "affected", "counterfactual", "counterfactual_rows", "encod
 # -- data in -----------------------------------------------------------------------------------
 def table(scm, data, *, ignore_extra: bool = False) -> dict[str, torch.Tensor]:
     """Fully observed rows as checked tensors (every node present)."""
-    return as_tensors(data, scm.specs, ignore_extra=ignore_extra, dtype=scm.feature_loc.dtype)[0]
+    return as_tensors(data, scm.columns, ignore_extra=ignore_extra, dtype=scm.feature_loc.dtype)[0]
 
 
 def encode_all(scm, values: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """Feature rows ``[n, F]`` of fully observed values (standardised / one-hot)."""
     if not scm.layout.other_nodes:  # every node one standardised column
         stacked = torch.stack([values[v] for v in scm.nodes], 1)
-        return (stacked - scm._buffers["feature_loc"]) / scm._buffers["feature_scale"]
+        return (stacked - scm.feature_loc) / scm.feature_scale
     n = next(iter(values.values())).shape[0]
     return torch.cat([scm.encode(v, values[v]).reshape(n, -1) for v in scm.nodes], -1)
 
@@ -122,17 +123,9 @@ def affected(scm, targets) -> set[str]:
     return found
 
 
-def _target(node: str, action, natural: torch.Tensor) -> torch.Tensor:
+def _target(scm, node: str, action, natural: torch.Tensor) -> torch.Tensor:
     """The value ``do`` gives ``node`` (data units), shaped like ``natural``."""
-    value = action(natural) if isinstance(action, Callable) else action
-    try:
-        value = torch.as_tensor(value, dtype=natural.dtype, device=natural.device).expand(natural.shape)
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise CausalError(f"intervention on node {node!r}: cannot use {action!r} for shape "
-                          f"{tuple(natural.shape)}") from e
-    if value.is_floating_point() and not torch.isfinite(value).all():
-        raise CausalError(f"intervention on node {node!r} contains NaN or inf")
-    return value
+    return apply_action(action, natural, scm.prototype(node), node).to(natural.dtype).expand(natural.shape)
 
 
 def _noise(node, noise, n, X, do):
@@ -180,7 +173,7 @@ def _run(scm, X, out, n, todo, noise, do):
                 scale = snap.scale.index_select(0, g.cols).unsqueeze(-1)
                 data = loc + scale * x
                 if any(v in do for v in banked):
-                    data = torch.stack([_target(v, do[v], data[i]) if v in do else data[i]
+                    data = torch.stack([_target(scm, v, do[v], data[i]) if v in do else data[i]
                                         for i, v in enumerate(banked)])
                     x = (data - loc) / scale
                 out.update(zip(banked, data.unbind(0)))
@@ -193,7 +186,7 @@ def _run(scm, X, out, n, todo, noise, do):
             nm = noise_model(fn, v)
             value = nm.push(noise[v] if v in noise else nm.noise_dist(fn.batch_shape).sample())
             if v in do:
-                value = _target(v, do[v], value)
+                value = _target(scm, v, do[v], value)
             out[v] = value
             cols = lay.columns[v]
             X = torch.cat([X[:, : cols[0]], scm.encode(v, value).reshape(n, -1), X[:, cols[-1] + 1:]], 1)
@@ -237,7 +230,7 @@ def counterfactual_rows(scm, evidence: torch.Tensor, do: Mapping, *, seed: int |
                           f"{tuple(evidence.shape)} {evidence.dtype}")
     if not torch.isfinite(rows).all():
         raise CausalError("evidence rows contain NaN or inf")
-    rows = rows.to(scm._buffers["feature_loc"].dtype)
+    rows = rows.to(scm.feature_loc.dtype)
     out = counterfactual(scm, dict(zip(scm.nodes, rows.unbind(1))), do, seed=seed)
     result = torch.stack([out[v] for v in scm.nodes], 1)
     return result if evidence.dim() == 2 else result[0]

@@ -16,6 +16,7 @@ import torch
 
 from causalppl import kernels
 
+from ..handlers.intervention import apply_action
 from ..mechanisms.heads import ADDITIVE, additive_scale
 from ..rng import seeded
 
@@ -74,7 +75,7 @@ def _standardised_actions(scm, do, n, dtype, device):
         if v in do:
             if isinstance(do[v], Callable):
                 return None
-            target = torch.as_tensor(do[v], dtype=dtype, device=device).expand(n)
+            target = apply_action(do[v], None, scm.prototype(v), v).to(dtype=dtype, device=device).expand(n)
             mask[i] = True
             value[:, i] = (target - scm.feature_loc[i]) / scm.feature_scale[i]
     return mask, value

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import pyro
+import pyro.distributions as dist
 import torch
 import torch.nn.functional as F
 from pyro.nn import PyroModule
 
 from ..errors import CausalError
 from ..graph import CausalGraph
+from ..kernels.activations import activation_fn
 from ..mechanisms import AdditiveNoise, CategoricalMechanism, LocationScale, MechanismBank, SplineFlow
-from ..mechanisms.bank import activation_fn
 from ..mechanisms.heads import ADDITIVE, CATEGORICAL, FLOW, LOCATION_SCALE, head_width
 from . import fast
 from .spec import Layout, NodeSpec, parse_specs
@@ -39,8 +40,9 @@ class NeuralSCM(PyroModule):
 
     All scalar continuous nodes share one :class:`~causalppl.mechanisms.MechanismBank`:
     their MLP parameters are stacked, and the per-node mechanisms of the Pyro path are
-    views of the same tensors that the fast paths (:meth:`log_prob`, :meth:`abduct`,
-    :meth:`sample_fast`, :meth:`counterfactual_fast`) evaluate in one batched op.
+    views of the same tensors that the batched paths (:meth:`batched_paths`, which
+    ``cp.sample``, ``cp.counterfactual``, ``cp.effect`` and ``cp.fit`` take by themselves;
+    :meth:`log_prob`, :meth:`abduct`, :meth:`counterfactual_rows`) evaluate in one op.
 
     Args:
         parents: ``{node: [parents]}`` or a :class:`~causalppl.CausalGraph`.
@@ -211,34 +213,51 @@ class NeuralSCM(PyroModule):
         """
         return fast.abduct(self, fast.table(self, data, ignore_extra=ignore_extra), seed=seed)
 
-    def sample_fast(self, num_samples: int, *, do: Mapping | None = None, noise: Mapping | None = None,
-                    seed: int | None = None) -> dict[str, torch.Tensor]:
-        """Ancestral samples, one batched evaluation per topological level.
+    def batched_paths(self):
+        """The batched paths the queries take (:class:`causalppl.scm.batched.NeuralSCMPaths`)."""
+        from .batched import NeuralSCMPaths
 
-        Args:
-            do: ``{node: value | tensor [n] | callable}`` interventions (data units).
-            noise: ``{node: u}`` to push instead of fresh draws (``[n]``, ``[n, d]`` for
-                vector nodes, ``[n, K]`` Gumbels for categorical nodes).
+        return NeuralSCMPaths(self)
+
+    def prototype(self, node: str):
+        """A distribution with ``node``'s support, event shape and dtype (for value checks)."""
+        spec, dtype = self.specs[node], self.feature_loc.dtype
+        key = (node, dtype)
+        found = self._groups.get(("prototype", key))
+        if found is None:
+            if spec.kind == CATEGORICAL:
+                found = dist.Categorical(logits=torch.zeros(spec.categories, dtype=dtype))
+            elif spec.dim is None:
+                found = dist.Normal(torch.zeros((), dtype=dtype), 1.0)
+            else:
+                found = dist.Normal(torch.zeros(spec.dim, dtype=dtype), 1.0).to_event(1)
+            self._groups[("prototype", key)] = found
+        return found
+
+    @property
+    def columns(self):
+        """``{node: ColumnSpec}``: what a data column of each node holds."""
+        from ..inference.data import ColumnSpec
+
+        return {n: ColumnSpec(() if s.dim is None else (s.dim,), None if s.continuous else s.categories)
+                for n, s in self.specs.items()}
+
+    def counterfactual_rows(self, rows: torch.Tensor, do: Mapping, *, seed: int | None = None) -> torch.Tensor:
+        """The low-latency tensor form of :func:`causalppl.counterfactual` for fully observed units.
+
+        ``rows [n, N]`` (or one row ``[N]``) hold every node in :attr:`nodes` order (all nodes
+        scalar and continuous); returns the counterfactual rows under ``do``: the targets of
+        ``do`` and their descendants recomputed from each unit's exactly abducted noise, every
+        other node as observed. The same numbers as ``cp.counterfactual`` (tested), without
+        building a Dataset.
+
+        Example:
+            >>> scm = NeuralSCM({"x": [], "y": ["x"]}, hidden=())
+            >>> scm.counterfactual_rows(torch.tensor([0.5, 1.0]), {"x": 0.5}).tolist()
+            [0.5, 1.0]
         """
-        return fast.sample(self, num_samples, do=do or {}, noise=noise or {}, seed=seed)
-
-    def counterfactual_fast(self, evidence, do: Mapping, *, noise: Mapping | None = None,
-                            seed: int | None = None) -> dict[str, torch.Tensor]:
-        """Counterfactual values of fully observed units under ``do``, level by level.
-
-        Abduction recovers the noise of the nodes ``do`` affects from ``evidence`` (or
-        takes ``noise``), the targets of ``do`` and their descendants are recomputed with
-        that noise, and every other node keeps its observed value. Returns the
-        counterfactual world in data units: a dict, or, for ``evidence`` given as one
-        tensor ``[n, N]`` of rows (columns in :attr:`nodes` order; all nodes scalar and
-        continuous), a tensor of counterfactual rows — the low-latency form.
-        """
-        if isinstance(evidence, torch.Tensor):
-            if noise is not None:
-                raise CausalError("noise= needs evidence as a dict")
-            fast._check_names(self, do or {}, "intervention")
-            return fast.counterfactual_rows(self, evidence, do or {}, seed=seed)
-        return fast.counterfactual(self, fast.table(self, evidence), do or {}, noise=noise, seed=seed)
+        fast._check_names(self, do or {}, "intervention")
+        return fast.counterfactual_rows(self, rows, do or {}, seed=seed)
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path) -> str:

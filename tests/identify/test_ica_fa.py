@@ -19,8 +19,8 @@ from causalppl.identify import (
     whiten,
 )
 from causalppl.linalg import random_well_conditioned
-from causalppl.noise.families import standard_noise
 from causalppl.metrics import amari_index, mcc
+from causalppl.noise.families import standard_noise
 from causalppl.testing import assert_identifiable, assert_invariant, orthogonal_group
 
 

@@ -22,8 +22,8 @@ from causalppl.identify import (
     ica_log_likelihood,
     whiten,
 )
-from causalppl.noise.families import standard_noise
 from causalppl.metrics import amari_index, markov_equivalence_class, mcc, shd
+from causalppl.noise.families import standard_noise
 from causalppl.testing import assert_identifiable, assert_invariant, orthogonal_group
 from causalppl.testing import strategies as st
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import causalppl as cp
-from causalppl.queries import _program
+from causalppl.program import info as _program
 
 
 def _chain():

@@ -1,11 +1,13 @@
-"""Fast (stacked) paths of NeuralSCM == the generic Pyro path, on random graphs and mechanisms.
+"""Batched paths of NeuralSCM == the generic Pyro path, on random graphs and mechanisms.
 
 The generic path is the Pyro program itself: per-site log densities of a trace,
 ``noise_model(fn).abduct`` per site, the twin-world handler pushing given noise through
-both worlds, and ``cp.counterfactual(..., abduction="exact")``.
+both worlds, and the queries run on ``lambda: scm()`` (a plain program, which offers no
+batched paths) instead of ``scm`` (which the queries answer in batched form).
 """
 
 import contextlib
+import warnings
 
 import pyro
 import pyro.poutine as poutine
@@ -19,7 +21,7 @@ from causalppl.handlers.twin_world import TwinWorldMessenger
 from causalppl.kernels import use_backend
 from causalppl.mechanisms import blocked_mlp
 from causalppl.noise import noise_model
-from causalppl.scm import NeuralSCM
+from causalppl.scm import NeuralSCM, fast
 from causalppl.testing import strategies as cst
 
 KINDS = ["additive", "location_scale", "flow"]
@@ -177,45 +179,92 @@ def test_sampling_from_given_noise_equals_twin_world(drawn, data):
         values = _values(_trace(scm), scm)
         noise = scm.abduct(values, seed=seed)
         worlds = _twin(scm, noise, do)
-        factual = scm.sample_fast(N_UNITS, noise=noise)
-        intervened = scm.sample_fast(N_UNITS, noise=noise, do=do)
+        paths = scm.batched_paths()
+        factual, _ = paths.push(noise, {})
+        intervened, _ = paths.push(noise, do)
         for v in scm.nodes:
             _close(factual[v], worlds[v][0], f"factual {v}")
             _close(factual[v], values[v], f"re-pushed {v}")
             _close(intervened[v], worlds[v][1], f"intervened {v}")
         # counterfactual prediction with the same noise: the twin world's second world
-        cf = scm.counterfactual_fast(values, do, noise=noise)
+        cf = fast.counterfactual(scm, values, do, noise=noise)
         for v in scm.nodes:
             _close(cf[v], worlds[v][1], f"counterfactual {v}")
 
 
+@contextlib.contextmanager
+def _quiet():
+    """The random interventions may extrapolate: that warning is tested elsewhere."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", cp.CausalWarning)
+        yield
+
+
 @given(scms(allow_other=False), hst.data())
-def test_counterfactual_equals_exact_generic_query(drawn, data):
+def test_public_counterfactual_takes_the_batched_path_with_the_pyro_answer(drawn, data):
     scm, _ = drawn
     do = _do(data.draw, scm)
-    with torch.no_grad():
+    with torch.no_grad(), _quiet():
         values = _values(_trace(scm), scm)
-        ds = cp.counterfactual(scm, evidence=values, do=do, num_samples=1, abduction="exact")
-        assert ds.attrs["abduction"] == "exact"
-        fast = scm.counterfactual_fast(values, do)
-        for v in scm.nodes:
-            ref = torch.as_tensor(ds[v].sel(world="counterfactual").isel(sample=0).values)
-            _close(fast[v], ref, f"counterfactual {v}")
+        batched = cp.counterfactual(scm, evidence=values, do=do, num_samples=2)
+        generic = cp.counterfactual(lambda: scm(), evidence=values, do=do, num_samples=2)
+    assert batched.attrs["abduction"] == generic.attrs["abduction"] == "exact"
+    assert batched.attrs["mechanisms"] == generic.attrs["mechanisms"]
+    assert {k: v for k, v in batched.attrs.items() if k.startswith("extrapolation")} == pytest.approx(
+        {k: v for k, v in generic.attrs.items() if k.startswith("extrapolation")})
+    assert batched.sizes == generic.sizes
+    for v in scm.nodes:
+        assert batched[v].dims == generic[v].dims
+        _close(batched[v].values, generic[v].values, f"counterfactual {v}")
+    rows = torch.stack([values[v] for v in scm.nodes], 1)
+    _close(scm.counterfactual_rows(rows, do), torch.as_tensor(
+        batched.to_array("node").sel(world="counterfactual").isel(sample=0).transpose("unit", "node").values),
+        "counterfactual_rows")
+
+
+@given(scms(), hst.data())
+def test_public_counterfactual_with_categorical_nodes_matches_the_pyro_path(drawn, data):
+    """Gumbel posteriors are random: both paths must explain the evidence and agree on
+    every node the intervention cannot reach."""
+    scm, seed = drawn
+    do = _do(data.draw, scm)
+    with torch.no_grad(), _quiet():
+        values = _values(_trace(scm), scm)
+        batched = cp.counterfactual(scm, evidence=values, do=do, num_samples=3, seed=seed)
+        generic = cp.counterfactual(lambda: scm(), evidence=values, do=do, num_samples=3, seed=seed)
+    untouched = set(scm.nodes) - fast.affected(scm, do)
+    for v in scm.nodes:
+        assert batched[v].dims == generic[v].dims
+        _close(batched[v].sel(world="factual").values, generic[v].sel(world="factual").values, f"factual {v}")
+        if v in untouched:
+            _close(batched[v].sel(world="counterfactual").values, generic[v].sel(world="counterfactual").values, v)
 
 
 @given(scms())
-def test_sample_fast_is_seeded_typed_and_in_support(drawn):
+def test_public_sample_is_seeded_typed_and_in_support(drawn):
     """Same seed, same draws; categorical nodes are integers; every draw has finite density."""
     scm, seed = drawn
     with torch.no_grad():
-        out = scm.sample_fast(50, seed=seed)
-        again = scm.sample_fast(50, seed=seed)
+        out = cp.sample(scm, 50, seed=seed)
+        again = cp.sample(scm, 50, seed=seed)
         for v in scm.nodes:
-            assert out[v].shape[0] == 50
-            assert torch.equal(out[v], again[v])
-            assert out[v].dtype == (torch.long if scm.specs[v].kind == "categorical" else torch.float64)
-        lp = scm.log_prob(out)
+            assert out[v].sizes["sample"] == 50
+            assert (out[v] == again[v]).all()
+            assert out[v].dtype == ("int64" if scm.specs[v].kind == "categorical" else "float64")
+        lp = scm.log_prob({v: torch.as_tensor(out[v].values) for v in scm.nodes})
         assert torch.isfinite(lp).all()
+
+
+@given(scms(allow_other=False), hst.data())
+def test_public_effect_and_sample_agree_with_the_pyro_path_in_distribution(drawn, data):
+    scm, seed = drawn
+    do = _do(data.draw, scm)
+    outcome = scm.nodes[-1]
+    with torch.no_grad(), _quiet():
+        batched = cp.effect(scm, outcome, do=do, num_samples=4000, seed=seed)
+        generic = cp.effect(lambda: scm(), outcome, do=do, num_samples=4000, seed=seed)
+        spread = float(cp.sample(scm, 4000, do=do, seed=seed)[outcome].std()) + 1e-9
+    assert abs(batched - generic) < 6 * spread / 4000**0.5 + 1e-6
 
 
 @given(scms())
@@ -232,11 +281,12 @@ def test_moving_the_model_to_another_dtype_keeps_the_fast_paths_right():
     torch.manual_seed(0)
     scm = NeuralSCM({"a": [], "b": ["a"], "c": ["a", "b"]}, hidden=(4,))
     with torch.no_grad():
-        data = scm.sample_fast(5, seed=0)
+        ds = cp.sample(scm, 5, seed=0)
+        data = {k: torch.as_tensor(ds[k].values) for k in scm.nodes}
         before = scm.log_prob(data)
         scm.float()
         after = scm.log_prob({k: v.float() for k, v in data.items()})
         assert after.dtype == torch.float32
         _close(after, before, "float32 log_prob")
-        cf = scm.counterfactual_fast({k: v.float() for k, v in data.items()}, {"a": 1.0})
-        assert cf["c"].dtype == torch.float32
+        cf = cp.counterfactual(scm, {k: v.float() for k, v in data.items()}, {"a": 1.0}, num_samples=1)
+        assert cf["c"].dtype == "float32"

@@ -5,11 +5,18 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
+import causalppl as cp
 from causalppl.kernels import use_backend
 from causalppl.scm import NeuralSCM, kernel_route
 from causalppl.testing import strategies as cst
 
 pytestmark = pytest.mark.interpreter
+
+def _draw(scm, n, seed, do=None):
+    """``n`` draws of every node as tensors (through the public query)."""
+    ds = cp.sample(scm, n, seed=seed, do=do)
+    return {v: torch.as_tensor(ds[v].values) for v in scm.nodes}
+
 
 
 def _close(a, b, what):
@@ -34,7 +41,7 @@ def kernel_scms(draw):
 def test_log_prob_and_gradients_through_interpreter_equal_torch(scm, n):
     assert scm.layout.kernel_ready
     with torch.no_grad():
-        data = scm.sample_fast(n, seed=0)
+        data = _draw(scm, n, 0)
     params = list(scm.parameters())
     ref = scm.log_prob(data)
     ref_grads = torch.autograd.grad(ref.sum(), params)
@@ -54,14 +61,16 @@ def test_abduction_sampling_counterfactuals_through_interpreter_equal_torch(scm,
     target = data.draw(hst.sampled_from(scm.nodes))
     do = {target: data.draw(hst.floats(-2, 2))}
     with torch.no_grad():
-        values = scm.sample_fast(n, seed=1)
+        values = _draw(scm, n, 1)
         ref_u = scm.abduct(values)
-        ref_s = scm.sample_fast(n, noise=ref_u, do=do)
-        ref_cf = scm.counterfactual_fast(values, do)
+        paths = scm.batched_paths()
+        ref_s, ref_flags = paths.push(ref_u, do)
+        ref_cf, _ = paths.counterfactual(values, do)
         with use_backend("interpret"):
             u = scm.abduct(values)
-            s = scm.sample_fast(n, noise=ref_u, do=do)
-            cf = scm.counterfactual_fast(values, do)
+            s, flags = paths.push(ref_u, do)
+            cf, _ = paths.counterfactual(values, do)
+            assert {k: v.tolist() for k, v in flags.items()} == {k: v.tolist() for k, v in ref_flags.items()}
     for v in scm.nodes:
         _close(u[v], ref_u[v], f"noise {v}")
         _close(s[v], ref_s[v], f"sample {v}")

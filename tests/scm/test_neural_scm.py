@@ -16,6 +16,12 @@ from causalppl.testing import strategies as cst
 PARENTS = {"x": [], "c": ["x"], "z": ["x"], "y": ["x", "c", "z"]}
 OVERRIDES = {"c": {"kind": "categorical", "categories": 3}, "z": {"kind": "flow", "dim": 2}}
 
+def _draw(scm, n, seed, do=None):
+    """``n`` draws of every node as tensors (through the public query)."""
+    ds = cp.sample(scm, n, seed=seed, do=do)
+    return {v: torch.as_tensor(ds[v].values) for v in scm.nodes}
+
+
 
 def _scm(**kw):
     torch.manual_seed(0)
@@ -69,7 +75,7 @@ def test_sites_are_in_data_units():
         fx = scm.node_distribution("x", {})
         b = scm.bank.biases()[0][0, 0]
         assert float(fx.loc) == pytest.approx(float(scm.feature_loc[0] + scm.feature_scale[0] * b))
-        s = scm.sample_fast(4000, seed=0)
+        s = _draw(scm, 4000, 0)
         # at initialisation the model is a unit-scale law in standardised units: data units are ~ the data's
         assert abs(float(s["x"].mean()) - 100) < 10 * 3
         assert abs(float(s["y"].mean()) + 50) < 0.1 * 5
@@ -135,7 +141,7 @@ def test_log_prob_accepts_dict_dataframe_dataset_and_names_bad_columns():
 def test_categorical_columns_are_checked():
     scm = _scm()
     with torch.no_grad():
-        data = scm.sample_fast(4, seed=0)
+        data = _draw(scm, 4, 0)
     data["c"] = torch.tensor([0, 1, 2, 3])
     with pytest.raises(CausalError, match="column 'c' is categorical with 3"):
         scm.log_prob(data)
@@ -144,13 +150,16 @@ def test_categorical_columns_are_checked():
         scm.log_prob(data)
 
 
-def test_fast_paths_check_their_arguments():
+def test_batched_paths_check_their_arguments():
     scm = _scm()
+    paths = scm.batched_paths()
     with pytest.raises(UnknownSiteError, match="'q'"):
-        scm.sample_fast(3, do={"q": 1.0})
+        cp.sample(scm, 3, do={"q": 1.0})
     with pytest.raises(CausalError, match="num_samples"):
-        scm.sample_fast(0)
+        cp.sample(scm, 0)
     with pytest.raises(CausalError, match="noise for node 'x'"):
-        scm.sample_fast(3, noise={"x": torch.zeros(4)})
+        paths.push({**paths.draw_noise(3), "x": torch.zeros(4)}, {})
     with pytest.raises(CausalError, match="'y'"):
-        scm.sample_fast(3, do={"y": float("nan")})
+        cp.sample(scm, 3, do={"y": float("nan")})
+    with pytest.raises(CausalError, match="'c'"):
+        cp.sample(scm, 3, do={"c": 7})  # a category the node does not have

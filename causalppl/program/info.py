@@ -1,4 +1,5 @@
-"""What a probe run tells about a program: sites, shapes, plates, and where free dims start."""
+"""What a probe run tells about a program: sites, shapes, plates, observed sites, and where
+the free batch dims start (the queries put their sample, world and unit plates there)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import torch
 from pyro.distributions.torch_distribution import MaskedDistribution
 
 from ..errors import EvidenceError, UnknownSiteError
-from ..graph.extract import exogenous_sites, is_model_site, sample_sites, trace_sites
-from ..handlers.condition import check_evidence_value
+from ..handlers.values import site_value
+from .trace import exogenous_sites, is_model_site, sample_sites, trace_sites
 
 __all__ = ["ProgramInfo", "probe", "probed"]
 
@@ -35,6 +36,16 @@ class ProgramInfo:
         if not any(s["infer"].get("_deterministic") or s["infer"].get("exogenous") for s in self.sites.values()):
             return set()  # explicit noise needs a deterministic child (or a mark): skip the graph
         return exogenous_sites(self.sites, self.parents)
+
+    @cached_property
+    def observed(self) -> set[str]:
+        """Sites the program observes itself (``obs=`` or ``cp.condition`` inside the model).
+
+        Intervened (``cp.do``) and ``pyro.deterministic`` sites also carry values, but they
+        are not evidence about the unit's noise.
+        """
+        return {n for n, s in self.sites.items()
+                if s["is_observed"] and not s["infer"].get("do") and not s["infer"].get("_deterministic")}
 
     @property
     def names(self) -> list[str]:
@@ -89,13 +100,20 @@ class ProgramInfo:
         if missing:
             raise UnknownSiteError.naming(missing, self.names, role=role)
 
+    def check_not_observed(self, names, role: str) -> None:
+        """Sites the program observes itself cannot be given again as ``role``."""
+        twice = sorted(set(names) & self.observed)
+        if twice:
+            raise EvidenceError(f"site(s) {twice} are already observed inside the program (obs= or cp.condition); "
+                                f"they cannot also be {role}")
+
     def place(self, name: str, value, role: str = "evidence") -> tuple[torch.Tensor, int | None]:
         """Validate a per-site value; returns it shaped for the unit plate, and the unit count.
 
         A value is either one unit (the site's own shape) or ``[n, *shape]`` for ``n`` units.
         """
         fn = self.sites[name]["fn"]
-        value = check_evidence_value(value, fn, name) if role == "evidence" else torch.as_tensor(value)
+        value = site_value(value, fn, name, role)
         shape = self.shape(name)
         if value.shape == shape or value.dim() < len(shape):
             return value, None

@@ -1,4 +1,4 @@
-"""Read the causal DAG of a Pyro program by tracing it with provenance tracking."""
+"""Trace a Pyro program once: its sample sites, and (with provenance tracking) each site's parents."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pyro.poutine.util import site_is_subsample
 
 from ..errors import DuplicateSiteError
 from ..handlers.deterministic import DeterministicShapeMessenger
-from .causal_graph import CausalGraph
+from .guard import guarded
 
-__all__ = ["graph", "trace_sites", "sample_sites", "exogenous_sites", "is_model_site", "UniqueSites"]
+__all__ = ["UniqueSites", "exogenous_sites", "is_model_site", "sample_sites", "trace_sites"]
 
 
 class UniqueSites(Messenger):
@@ -71,7 +71,7 @@ def _trace(model, args, kwargs, track: bool):
     with torch.random.fork_rng(), torch.no_grad(), pyro.validation_enabled(False):
         tracker = _TrackProvenance() if track else Messenger()
         with poutine.trace() as tr, tracker, UniqueSites(), DeterministicShapeMessenger():
-            model(*args, **kwargs)
+            guarded(model)(*args, **kwargs)
     sites = {
         name: site
         for name, site in tr.trace.nodes.items()
@@ -122,33 +122,3 @@ def exogenous_sites(sites: dict[str, dict], parents: dict[str, list[str]]) -> se
         ]
         out.update(p for p in cands if _NOISE_NAME.search(p))
     return out
-
-
-def graph(model, *args, include_noise: bool = False, **kwargs) -> CausalGraph:
-    """The causal DAG of a Pyro program, read by tracing it once.
-
-    Sample sites are nodes; ``a -> b`` when the distribution of ``b`` depends on the value
-    of ``a``. Exogenous-noise sites are left out unless ``include_noise``: a site marked
-    ``infer={"exogenous": True}``, or a parentless site whose only child is a
-    ``pyro.deterministic`` site (the ``u = sample(...); y = deterministic(f(pa, u))``
-    pattern). Hard interventions (``cp.do``) remove the edges into their targets.
-
-    Example:
-        >>> import torch, pyro, pyro.distributions as dist
-        >>> import causalppl as cp
-        >>> def model():
-        ...     x = pyro.sample("x", dist.Normal(0.0, 1.0))
-        ...     h = pyro.sample("h", dist.Normal(x, 1.0))
-        ...     return pyro.sample("y", dist.Normal(x + h, 1.0))
-        >>> cp.graph(model).edges
-        [('x', 'h'), ('x', 'y'), ('h', 'y')]
-        >>> cp.graph(cp.do(model, {"h": 2.0})).parents("h")
-        []
-    """
-    sites, parents = trace_sites(model, *args, **kwargs)
-    exogenous = exogenous_sites(sites, parents)
-    intervened = {n for n, s in sites.items() if s["infer"].get("do") == "hard"}
-    if include_noise:
-        return CausalGraph(parents, intervened=intervened, exogenous=exogenous)
-    spec = {n: [p for p in pa if p not in exogenous] for n, pa in parents.items() if n not in exogenous}
-    return CausalGraph(spec, intervened=intervened)

@@ -1,4 +1,4 @@
-"""Tabular data in (dict of tensors, DataFrame, xarray Dataset) -> checked tensors per node."""
+"""Tabular data in (dict of tensors, DataFrame, xarray Dataset) -> checked tensors per site."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import numpy as np
 import torch
 
 from ..errors import CausalError
-from .spec import NodeSpec
 
-__all__ = ["ColumnSpec", "as_columns", "as_tensors", "column_specs"]
+__all__ = ["ColumnSpec", "as_columns", "as_tensors"]
 
 
 @dataclass(frozen=True)
@@ -25,11 +24,14 @@ class ColumnSpec:
     shape: tuple[int, ...] = ()
     categories: int | None = None
 
-
-def column_specs(specs: Mapping[str, NodeSpec]) -> dict[str, ColumnSpec]:
-    """Column specs of NeuralSCM nodes."""
-    return {n: ColumnSpec(() if s.dim is None else (s.dim,), None if s.continuous else s.categories)
-            for n, s in specs.items()}
+    @classmethod
+    def of(cls, fn) -> ColumnSpec:
+        """The column a site with law ``fn`` (one unit) needs."""
+        shape = tuple(fn.batch_shape + fn.event_shape)
+        if not fn.support.is_discrete:
+            return cls(shape)
+        upper = getattr(fn.support, "upper_bound", None)
+        return cls(shape, int(upper) + 1 if isinstance(upper, int) else 0)
 
 
 def as_columns(data) -> dict[str, object]:
@@ -96,7 +98,7 @@ def _check_column(name: str, t: torch.Tensor, spec: ColumnSpec, dtype: torch.dty
 
 def as_tensors(
     data,
-    specs: Mapping[str, NodeSpec | ColumnSpec],
+    specs: Mapping[str, ColumnSpec],
     *,
     latent: Iterable[str] = (),
     ignore_extra: bool = False,
@@ -110,7 +112,7 @@ def as_tensors(
             shape or dtype, NaN/inf, a category out of range, unequal row counts.
 
     Example:
-        >>> specs = {"x": NodeSpec("additive"), "y": NodeSpec("additive")}
+        >>> specs = {"x": ColumnSpec(), "y": ColumnSpec()}
         >>> values, n = as_tensors({"x": [0.0, 1.0], "y": [1.0, 2.0]}, specs)
         >>> n, values["y"].tolist()
         (2, [1.0, 2.0])
@@ -120,7 +122,6 @@ def as_tensors(
         causalppl.errors.CausalError: column 'x' has NaN or inf in 1 row(s)
     """
     dtype = dtype or torch.get_default_dtype()
-    specs = {n: column_specs({n: s})[n] if isinstance(s, NodeSpec) else s for n, s in specs.items()}
     columns = as_columns(data)
     latent = set(latent)
     bad_latent = latent - set(specs)

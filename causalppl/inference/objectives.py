@@ -1,4 +1,10 @@
-"""The two objectives :func:`causalppl.fit` optimises: exact likelihood, and the ELBO."""
+"""The objectives :func:`causalppl.fit` optimises: exact likelihood, and the ELBO.
+
+Fully observed rows of a model that offers batched paths
+(:mod:`causalppl.program.batched`) are fitted by maximum likelihood through its batched
+``log_prob``; any other program by the ELBO, with an ``AutoNormal`` guide over the
+unobserved sites (or the user's amortised guide).
+"""
 
 from __future__ import annotations
 
@@ -11,52 +17,57 @@ from pyro.infer import Trace_ELBO
 from pyro.infer.autoguide import AutoNormal
 
 from ..errors import CausalError
-from ..handlers.condition import site_dtype
-from ..queries._program import probe
-from ..scm.data import ColumnSpec, as_columns, as_tensors
-from ..scm.fast import encode_all, log_prob_encoded
+from ..handlers.values import site_dtype
+from ..program import batched_paths, guarded, probe
+from .data import ColumnSpec, as_columns, as_tensors
 
-__all__ = ["mle_objective", "svi_objective"]
+__all__ = ["Objective", "make_objective"]
 
 _CHUNK = 1 << 16
 
 
-class _Objective:
+class Objective:
+    """What the fitting loop needs: rows, parameters, a minibatch loss, a held-out loss."""
+
     method = "?"
     num_rows = 0
 
     def setup(self, train: torch.Tensor, held: torch.Tensor) -> None:
         self.train, self.held = train, held
 
+    def parameters(self) -> list[torch.Tensor]:
+        raise NotImplementedError
+
+    def loss(self, rows: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def heldout_loss(self) -> float:
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
 
-class _MLE(_Objective):
-    """Negative mean log-likelihood of fully observed rows, through the fast path."""
+class _MLE(Objective):
+    """Negative mean log-likelihood of fully observed rows, through the batched path."""
 
     method = "mle"
 
-    def __init__(self, scm, data, ignore_extra):
-        self.scm = scm
-        self.values, self.num_rows = as_tensors(data, scm.specs, ignore_extra=ignore_extra,
-                                                dtype=scm.feature_loc.dtype)
+    def __init__(self, model, paths, data, ignore_extra):
+        self.model, self.paths = model, paths
+        specs = {n: ColumnSpec.of(paths.prototype(n)) for n in paths.names}
+        dtype = next((site_dtype(paths.prototype(n)) for n in paths.names if specs[n].categories is None), None)
+        self.values, self.num_rows = as_tensors(data, specs, ignore_extra=ignore_extra, dtype=dtype)
 
     def setup(self, train, held):
         super().setup(train, held)
-        scm = self.scm
-        if scm.config["standardize"] and not bool(scm.standardized):
-            scm.set_standardization({k: v[train] for k, v in self.values.items()})
-        with torch.no_grad():
-            self.X = encode_all(scm, self.values)
-        self.others = scm.layout.other_nodes
+        self.paths.prepare({k: v[train] for k, v in self.values.items()})
 
     def parameters(self):
-        return [p for p in self.scm.parameters() if p.requires_grad]
+        return [p for p in self.model.parameters() if p.requires_grad]
 
     def _log_prob(self, idx):
-        values = {k: self.values[k][idx] for k in self.scm.nodes} if self.others else {}
-        return log_prob_encoded(self.scm, self.X[idx], values)
+        return self.paths.log_prob({k: v[idx] for k, v in self.values.items()})
 
     def loss(self, rows):
         return -self._log_prob(self.train[rows]).mean()
@@ -67,11 +78,7 @@ class _MLE(_Objective):
         return -total / len(self.held)
 
 
-def mle_objective(scm, data, *, ignore_extra=False):
-    return _MLE(scm, data, ignore_extra)
-
-
-class _SVI(_Objective):
+class _ELBO(Objective):
     """Negative ELBO per row with an ``AutoNormal`` guide over the unobserved sites.
 
     The program describes one unit; rows are a ``pyro.plate("unit")`` left of the
@@ -83,23 +90,18 @@ class _SVI(_Objective):
     method = "svi"
 
     def __init__(self, model, data, latent, ignore_extra, num_particles):
-        from ..scm import NeuralSCM
-
         self.model, self.num_particles = model, num_particles
         self.info = info = probe(model)
         self.unit_dim = info.first_free_dim
         columns = as_columns(data)
-        if isinstance(model, NeuralSCM):
-            specs = model.specs
-            latent = list(latent)
-        else:
-            specs = {name: ColumnSpec(tuple(info.shape(name)), _categories(info.sites[name]["fn"]))
-                     for name in info.names}
-            extra_latent = set(latent) - set(specs)
-            if extra_latent:
-                raise CausalError(f"latent names {sorted(extra_latent)} are not sites of the program; "
-                                  f"sites: {info.names}")
-            latent = [n for n in info.names if n not in columns]
+        specs = {name: ColumnSpec.of(info.sites[name]["fn"]) for name in info.names}
+        extra_latent = set(latent) - set(specs)
+        if extra_latent:
+            raise CausalError(f"latent names {sorted(extra_latent)} are not sites of the program; sites: {info.names}")
+        self.paths = batched_paths(model)
+        if self.paths is None:  # a plain program: the sites missing from the data are its latent sites
+            latent = list(dict.fromkeys([*latent, *(n for n in info.names if n not in columns)]))
+        # else (a declared SCM): a missing node is a mistake unless declared latent (as_tensors says so)
         self.values, self.num_rows = as_tensors(data, specs, latent=latent, ignore_extra=ignore_extra)
         for name in self.values:
             self.values[name] = self.values[name].to(site_dtype(info.sites[name]["fn"]))
@@ -107,11 +109,7 @@ class _SVI(_Objective):
         for name in self.latent:
             if info.sites[name]["fn"].support.is_discrete:
                 raise CausalError(f"latent site {name!r} is discrete; fit infers continuous latent sites only")
-        if isinstance(model, NeuralSCM) and model.config["standardize"] and not bool(model.standardized):
-            self._standardise = model
-        else:
-            self._standardise = None
-        self.guide_name = f"_cp_fit_guide_{id(self)}"
+        self.program = guarded(model)
 
     def _placed(self, idx):
         out = {}
@@ -123,20 +121,16 @@ class _SVI(_Objective):
 
     def _program(self, idx):
         with pyro.plate("unit", len(self.train), subsample=idx, dim=self.unit_dim):
-            poutine.condition(self.model, self._placed(self.train[idx]))()
+            poutine.condition(self.program, self._placed(self.train[idx]))()
 
     def _plates(self, idx):
         return pyro.plate("unit", len(self.train), subsample=idx, dim=self.unit_dim)
 
     def setup(self, train, held):
         super().setup(train, held)
-        if self._standardise is not None:
-            self._standardise.set_standardization({k: v[train] for k, v in self.values.items()})
-        if self.latent:
-            self.guide = AutoNormal(self._program, create_plates=self._plates, init_scale=0.1)
-            self.guide._pyro_name = self.guide_name
-        else:
-            self.guide = _no_guide
+        if self.paths is not None:
+            self.paths.prepare({k: v[train] for k, v in self.values.items()})
+        self.guide = AutoNormal(self._program, create_plates=self._plates, init_scale=0.1) if self.latent else _none
         self.elbo = Trace_ELBO()
 
     def parameters(self):
@@ -171,7 +165,7 @@ class _SVI(_Objective):
         m = len(rows)
         with poutine.trace() as tr, pyro.plate("particles", k, dim=self.unit_dim - 1), \
                 pyro.plate("unit", m, dim=self.unit_dim):
-            poutine.condition(self.model, self._placed(rows))()
+            poutine.condition(self.program, self._placed(rows))()
         lp = torch.zeros(k, m)
         right = -self.unit_dim - 1  # plate dims of the program, right of the unit dim
         for name in self.values:
@@ -183,25 +177,23 @@ class _SVI(_Objective):
         return torch.logsumexp(lp, 0) - math.log(k)
 
     def close(self):
-        store = pyro.get_param_store()
-        for name in [n for n in store.keys() if n.startswith(self.guide_name)]:
-            del store[name]
+        if isinstance(self.guide, torch.nn.Module):  # AutoNormal keeps its parameters in the param store
+            store = pyro.get_param_store()
+            mine = {id(p) for p in self.guide.parameters()}
+            for name in [n for n in store.keys() if id(store.get_param(n).unconstrained()) in mine]:
+                del store[name]
 
 
-def _no_guide(*args, **kwargs):
+def _none(*args, **kwargs):
     return None
 
 
-def _categories(fn) -> int | None:
-    if not fn.support.is_discrete:
-        return None
-    logits = getattr(fn, "logits", None)
-    if isinstance(fn, pyro.distributions.Categorical) and logits is not None:
-        return int(logits.shape[-1])
-    return 0
-
-
-def svi_objective(model, data, *, latent=(), ignore_extra=False, num_particles=32):
+def make_objective(model, data, *, latent=(), ignore_extra=False, num_particles=32) -> Objective:
+    """Maximum likelihood through the model's batched paths when every site is observed,
+    else the ELBO."""
     if not callable(model):
-        raise CausalError(f"model must be a NeuralSCM or a Pyro program (a callable), got {type(model).__name__}")
-    return _SVI(model, data, latent, ignore_extra, num_particles)
+        raise CausalError(f"model must be a Pyro program (a callable), got {type(model).__name__}")
+    paths = batched_paths(model)
+    if paths is not None and not list(latent):
+        return _MLE(model, paths, data, ignore_extra)
+    return _ELBO(model, data, latent, ignore_extra, num_particles)

@@ -8,22 +8,28 @@ import numpy as np
 import torch
 import xarray as xr
 
-__all__ = ["to_dataset"]
+__all__ = ["layout_of", "to_dataset"]
 
 
-def to_dataset(values: dict[str, torch.Tensor], info, lead: list[tuple[str, int, int]], coords=None, attrs=None):
+def layout_of(info, names) -> dict[str, tuple[int, tuple]]:
+    """``{site: (event rank, ((plate dim, plate name), ...))}`` read from a program's probe."""
+    return {n: (len(info.event_shape(n)), tuple(info.frames(n).items())) for n in names}
+
+
+def to_dataset(values: dict[str, torch.Tensor], layout, lead: list[tuple[str, int, int]], coords=None,
+               attrs=None):
     """Label each site's value.
 
     Args:
         values: ``{site: tensor}`` with batch dims right-aligned as Pyro lays them out.
-        info: the program's :class:`ProgramInfo` (event shapes and plate names).
+        layout: ``{site: (event rank, plate frames)}`` (:func:`layout_of`).
         lead: ``(dim name, batch dim, size)`` of the dims the query added (world, sample, unit).
     """
     lead = tuple(lead)
     data_vars = {}
     for name, value in values.items():
-        ev = len(info.event_shape(name))
-        sizes, keep, names = _layout(name, tuple(value.shape), ev, lead, tuple(info.frames(name).items()))
+        ev, frames = layout[name]
+        sizes, keep, names = _layout(name, tuple(value.shape), ev, lead, frames)
         value = value.detach()
         rank_here = len(sizes)
         value = value.reshape((1,) * (rank_here + ev - value.dim()) + tuple(value.shape))

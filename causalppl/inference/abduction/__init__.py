@@ -1,0 +1,29 @@
+"""Abduction: the strategies that recover units' exogenous noise, behind one interface.
+
+Example:
+    >>> from causalppl.inference.abduction import STRATEGIES
+    >>> sorted(STRATEGIES)
+    ['exact', 'importance', 'svi']
+"""
+
+from .base import STRATEGIES, Abduction, WorldRun, choose, latent_sites
+from .exact import Exact
+from .importance import Importance, resample
+from .solve import solve_deterministic
+from .svi import SVI, ExogenousMessenger, noise_site, svi_noise_posterior
+
+__all__ = [
+    "STRATEGIES",
+    "SVI",
+    "Abduction",
+    "Exact",
+    "ExogenousMessenger",
+    "Importance",
+    "WorldRun",
+    "choose",
+    "latent_sites",
+    "noise_site",
+    "resample",
+    "solve_deterministic",
+    "svi_noise_posterior",
+]
