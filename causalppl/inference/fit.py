@@ -32,6 +32,7 @@ def fit(
     model,
     data,
     *,
+    guide=None,
     steps: int = 2000,
     lr: float = 1e-2,
     batch_size: int = 1024,
@@ -56,6 +57,11 @@ def fit(
             unit whose parameters live in ``pyro.param`` / ``PyroModule``\\ s.
         data: ``{site: tensor [n, ...]}``, a pandas DataFrame or an xarray Dataset
             (rows along the first dim).
+        guide: an amortised guide for the model's latent sites: a Pyro program that takes
+            the observed sites as keyword arguments (tensors with a leading unit dim) and
+            samples every latent site (a method or module: its parameters are trained with
+            the model's). The held-out loss is then the negative importance-weighted bound
+            with ``num_particles`` guide draws per row, and early stopping is on by default.
         steps: optimisation steps (minibatches).
         lr: Adam's initial learning rate.
         batch_size: rows per step (all rows when larger).
@@ -107,11 +113,11 @@ def fit(
     latent = _names(latent, "latent")
     with seeded(seed):
         generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ()).item()))
-        objective = make_objective(model, data, latent=latent, ignore_extra=ignore_extra,
+        objective = make_objective(model, data, guide=guide, latent=latent, ignore_extra=ignore_extra,
                                    num_particles=num_particles)
         try:
             if early_stopping is None:
-                early_stopping = objective.method == "mle"
+                early_stopping = objective.method == "mle" or guide is not None
             return _optimise(objective, steps=steps, lr=lr, batch_size=batch_size, holdout=holdout,
                              eval_every=eval_every, patience=patience if early_stopping else None,
                              clip_norm=clip_norm,
@@ -180,9 +186,11 @@ def _optimise(objective, *, steps, lr, batch_size, holdout, eval_every, patience
                 warnings.filterwarnings("ignore", message="Encountered NaN", category=UserWarning)
                 loss = objective.loss(rows)
             if not torch.isfinite(loss):
+                where = objective.culprit(rows)
                 raise CausalError(
-                    f"the training loss became {float(loss.detach())} at step {step}; lower lr (now "
-                    f"{optim.param_groups[0]['lr']:.3g}), standardise the data, or check the model"
+                    f"the training loss became {float(loss.detach())} at step {step}"
+                    + (f" (first non-finite: {where})" if where else "")
+                    + f"; lower lr (now {optim.param_groups[0]['lr']:.3g}), standardise the data, or check the model"
                 )
             loss.backward()
             if clip_norm is not None:
@@ -202,14 +210,16 @@ def _optimise(objective, *, steps, lr, batch_size, holdout, eval_every, patience
                 running, count = 0.0, 0
                 bar.set_postfix(train=f"{record['train_loss'][-1]:.4g}", heldout=f"{held_loss:.4g}")
                 if n_held and patience is not None:
-                    if held_loss < best - 1e-4 * max(1.0, abs(best) if math.isfinite(best) else 1.0):
-                        best, best_step, bad = held_loss, step, 0
+                    # Patience counts evaluations without a real improvement (beyond 1e-4 relative);
+                    # the parameters kept are those of the lowest held-out loss, however small its lead.
+                    bad = 0 if held_loss < best - 1e-4 * max(1.0, abs(best) if math.isfinite(best) else 1.0) \
+                        else bad + 1
+                    if held_loss < best:
+                        best, best_step = held_loss, step
                         best_state = [p.detach().clone() for p in params]
-                    else:
-                        bad += 1
-                        if bad >= patience:
-                            stopped = True
-                            break
+                    if bad >= patience:
+                        stopped = True
+                        break
             bar.update(1)
     finally:
         bar.close()

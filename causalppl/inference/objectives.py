@@ -18,10 +18,10 @@ from pyro.infer.autoguide import AutoNormal
 
 from ..errors import CausalError
 from ..handlers.values import site_dtype
-from ..program import batched_paths, guarded, probe
+from ..program import batched_paths, guarded, is_model_site, probe
 from .data import ColumnSpec, as_columns, as_tensors
 
-__all__ = ["Objective", "make_objective"]
+__all__ = ["Objective", "first_non_finite", "make_objective"]
 
 _CHUNK = 1 << 16
 
@@ -46,6 +46,10 @@ class Objective:
 
     def close(self) -> None:
         pass
+
+    def culprit(self, rows: torch.Tensor) -> str | None:
+        """The first site whose value or log-density is not finite on these training rows."""
+        return None
 
 
 class _MLE(Objective):
@@ -76,6 +80,12 @@ class _MLE(Objective):
         with torch.no_grad():
             total = sum(float(self._log_prob(chunk).sum()) for chunk in self.held.split(_CHUNK))
         return -total / len(self.held)
+
+    def culprit(self, rows):
+        batch = {k: v[self.train[rows]] for k, v in self.values.items()}
+        with torch.no_grad(), pyro.plate("unit", len(rows), dim=-1):
+            tr = poutine.trace(poutine.condition(self.model, batch)).get_trace()
+        return first_non_finite(tr)
 
 
 class _ELBO(Objective):
@@ -153,6 +163,12 @@ class _ELBO(Objective):
     def loss(self, rows):
         return self.elbo.differentiable_loss(self._program, self.guide, rows) / len(self.train)
 
+    def culprit(self, rows):
+        with torch.no_grad():
+            guide_tr = poutine.trace(self.guide).get_trace(rows)
+            model_tr = poutine.trace(poutine.replay(self._program, trace=guide_tr)).get_trace(rows)
+        return first_non_finite(model_tr, guide_tr)
+
     def heldout_loss(self) -> float:
         k = self.num_particles if self.latent else 1
         total = 0.0
@@ -188,12 +204,36 @@ def _none(*args, **kwargs):
     return None
 
 
-def make_objective(model, data, *, latent=(), ignore_extra=False, num_particles=32) -> Objective:
-    """Maximum likelihood through the model's batched paths when every site is observed,
-    else the ELBO."""
+def make_objective(model, data, *, guide=None, latent=(), ignore_extra=False, num_particles=32) -> Objective:
+    """The ELBO with the user's guide when one is given; maximum likelihood through the model's
+    batched paths when it offers them; else the ELBO with an ``AutoNormal`` guide."""
     if not callable(model):
         raise CausalError(f"model must be a Pyro program (a callable), got {type(model).__name__}")
+    if guide is not None:
+        from .guided import GuidedELBO
+
+        if list(latent):
+            raise CausalError("latent= is for fits without a guide; with guide= the guide's sites are the latent ones")
+        return GuidedELBO(model, guide, data, ignore_extra, num_particles)
     paths = batched_paths(model)
     if paths is not None and not list(latent):
         return _MLE(model, paths, data, ignore_extra)
     return _ELBO(model, data, latent, ignore_extra, num_particles)
+
+
+def first_non_finite(*traces) -> str | None:
+    """``"site 'x' (its value)"`` or ``"site 'x' (its log-density)"`` for the first bad site."""
+    for tr in traces:
+        for name, site in tr.nodes.items():
+            if not is_model_site(site):
+                continue
+            value = site["value"]
+            if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+                return f"site {name!r} (its value)"
+            try:
+                lp = site["fn"].log_prob(value)
+            except (ValueError, RuntimeError):
+                return f"site {name!r} (its value is outside its law's support)"
+            if not torch.isfinite(lp).all():
+                return f"site {name!r} (its log-density)"
+    return None

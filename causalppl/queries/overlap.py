@@ -26,8 +26,9 @@ from ..noise.typicality import LEVEL
 
 __all__ = ["WARN_FRACTION", "fractions", "report"]
 
-WARN_FRACTION = 0.05
-"""Warn when more than this share of the units is improbable (by chance it is about 1%)."""
+WARN_FRACTION = 0.1
+"""Warn when more than one unit in ten is improbable (a value drawn from the law itself is improbable
+for about 1% of the units)."""
 
 
 def fractions(flags: dict[str, torch.Tensor], has_parents: Callable[[str], bool]) -> dict[str, float]:

@@ -49,7 +49,7 @@ def sample(
         named ``{site}_dim_{i}`` and the model's plates keep their names. For a site with
         parents under ``do``, ``attrs["extrapolation_<site>"]`` is the share of samples whose
         intervened value its own law almost never produces (a :class:`causalppl.CausalWarning`
-        above 5%).
+        above 10%).
 
     Example:
         >>> import pyro, pyro.distributions as dist

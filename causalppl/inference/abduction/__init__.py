@@ -3,9 +3,10 @@
 Example:
     >>> from causalppl.inference.abduction import STRATEGIES
     >>> sorted(STRATEGIES)
-    ['exact', 'importance', 'svi']
+    ['amortized', 'exact', 'importance', 'svi']
 """
 
+from .amortized import Amortized
 from .base import STRATEGIES, Abduction, WorldRun, choose, latent_sites
 from .exact import Exact
 from .importance import Importance, resample
@@ -16,6 +17,7 @@ __all__ = [
     "STRATEGIES",
     "SVI",
     "Abduction",
+    "Amortized",
     "Exact",
     "ExogenousMessenger",
     "Importance",
