@@ -50,7 +50,8 @@ def pytest_collection_modifyitems(config, items):
         mode = _backend.process_mode()
     for item in items:
         if "interpreter" in item.keywords and mode != "interpret":
-            item.add_marker(pytest.mark.skip(reason="Triton is compiled (or absent) in this process; run "
-                                                    "`make test-kernels`"))
+            item.add_marker(
+                pytest.mark.skip(reason="Triton is compiled (or absent) in this process; run `make test-kernels`")
+            )
         if "gpu" in item.keywords and (mode != "compiled" or not torch.cuda.is_available()):
             item.add_marker(pytest.mark.skip(reason="needs a CUDA device with Triton compiled in this process"))

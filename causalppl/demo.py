@@ -69,16 +69,20 @@ def main(argv: list[str] | None = None) -> int:
     test_rows = rng.permutation(len(data))[: len(data) // 5]
     test = data.iloc[np.sort(test_rows)]
     train = data.drop(index=test.index)
-    print(f"Sachs et al. (2005): {len(data)} cells x {data.shape[1]} proteins (log concentrations); "
-          f"consensus graph with {len(graph.edges)} edges; {len(train)} train / {len(test)} test cells")
+    print(
+        f"Sachs et al. (2005): {len(data)} cells x {data.shape[1]} proteins (log concentrations); "
+        f"consensus graph with {len(graph.edges)} edges; {len(train)} train / {len(test)} test cells"
+    )
 
     with torch.random.fork_rng():
         neural = NeuralSCM(graph, mechanism="flow", hidden=hidden, bins=8)
         linear = NeuralSCM(graph, mechanism="additive", hidden=())
     hist_n, t_n = _fit(neural, train, steps, args.seed, 512)
     hist_l, t_l = _fit(linear, train, steps, args.seed, 512)
-    print(f"fitted the neural SCM (spline flows, hidden {hidden}) in {t_n:.1f} s and the linear-Gaussian "
-          f"SCM in {t_l:.1f} s ({steps} steps max, early stopping)")
+    print(
+        f"fitted the neural SCM (spline flows, hidden {hidden}) in {t_n:.1f} s and the linear-Gaussian "
+        f"SCM in {t_l:.1f} s ({steps} steps max, early stopping)"
+    )
 
     with torch.no_grad():
         ll_n = {k: float(v.mean()) for k, v in neural.log_prob(test, per_node=True).items()}
@@ -99,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             hi = sample(model, num, do={TREATMENT: high}, seed=args.seed)
             lo = sample(model, num, do={TREATMENT: low}, seed=args.seed)
             effects[name] = [float(hi[v].mean() - lo[v].mean()) for v in downstream]
-    print(f"\ninterventional: E[kinase | do({TREATMENT}={high:.2f})] - E[kinase | do({TREATMENT}={low:.2f})] "
-          "(log units; the 90th vs the 10th percentile of PKA)")
+    print(
+        f"\ninterventional: E[kinase | do({TREATMENT}={high:.2f})] - E[kinase | do({TREATMENT}={low:.2f})] "
+        "(log units; the 90th vs the 10th percentile of PKA)"
+    )
     print(f"  {'kinase':<10}{'neural':>10}{'linear':>10}")
     for i, v in enumerate(downstream):
         print(f"  {v:<10}{effects['neural'][i]:>10.3f}{effects['linear'][i]:>10.3f}")
@@ -109,12 +115,17 @@ def main(argv: list[str] | None = None) -> int:
     evidence = {v: torch.tensor(cells[v].to_numpy()) for v in graph.nodes}
     with torch.no_grad():
         cf = counterfactual(neural, evidence=evidence, do={TREATMENT: high}, num_samples=1, seed=args.seed)
-    print(f"\ncounterfactual ({cf.attrs['abduction']} abduction): five measured cells, had {TREATMENT} been "
-          f"{high:.2f} (log units); factual -> counterfactual")
+    print(
+        f"\ncounterfactual ({cf.attrs['abduction']} abduction): five measured cells, had {TREATMENT} been "
+        f"{high:.2f} (log units); factual -> counterfactual"
+    )
     print("  cell  " + "".join(f"{v:>17}" for v in downstream))
     for u in range(len(cells)):
-        row = "".join(f"{float(cf[v].sel(world='factual', unit=u)[0]):>8.2f}->"
-                      f"{float(cf[v].sel(world='counterfactual', unit=u)[0]):<7.2f}" for v in downstream)
+        row = "".join(
+            f"{float(cf[v].sel(world='factual', unit=u)[0]):>8.2f}->"
+            f"{float(cf[v].sel(world='counterfactual', unit=u)[0]):<7.2f}"
+            for v in downstream
+        )
         print(f"  {u:<5} {row}")
 
     out = args.out
@@ -124,17 +135,24 @@ def main(argv: list[str] | None = None) -> int:
         graph_path = os.path.join(out, "sachs_graph.dot")
         with open(graph_path, "w") as f:
             f.write(graph.to_dot("sachs"))
-    loglik = xr.Dataset({"neural": ("node", [ll_n[v] for v in graph.nodes]),
-                         "linear": ("node", [ll_l[v] for v in graph.nodes])},
-                        coords={"node": list(graph.nodes)}, attrs={"units": "nats per held-out cell"})
-    effect = xr.Dataset({k: ("kinase", v) for k, v in effects.items()}, coords={"kinase": downstream},
-                        attrs={"treatment": TREATMENT, "high": high, "low": low, "num_samples": num})
+    loglik = xr.Dataset(
+        {"neural": ("node", [ll_n[v] for v in graph.nodes]), "linear": ("node", [ll_l[v] for v in graph.nodes])},
+        coords={"node": list(graph.nodes)},
+        attrs={"units": "nats per held-out cell"},
+    )
+    effect = xr.Dataset(
+        {k: ("kinase", v) for k, v in effects.items()},
+        coords={"kinase": downstream},
+        attrs={"treatment": TREATMENT, "high": high, "low": low, "num_samples": num},
+    )
     written = [
         graph_path,
         _write(loglik, os.path.join(out, "heldout_loglik.nc")),
         _write(effect, os.path.join(out, "interventional_effect.nc")),
-        _write(cf.assign_coords(cell=("unit", cells.index.to_numpy().astype(np.int32))),
-               os.path.join(out, "counterfactual.nc")),
+        _write(
+            cf.assign_coords(cell=("unit", cells.index.to_numpy().astype(np.int32))),
+            os.path.join(out, "counterfactual.nc"),
+        ),
         _write(hist_n, os.path.join(out, "history_neural.nc")),
         _write(hist_l, os.path.join(out, "history_linear.nc")),
         neural.save(os.path.join(out, "neural_scm.pt")),

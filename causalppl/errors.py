@@ -57,8 +57,11 @@ class UnknownSiteError(CausalError, KeyError):
         names, existing = sorted(names), list(existing)
         missing = ", ".join(repr(n) for n in names)
         have = ", ".join(repr(n) for n in existing) or "none"
-        return cls(f"{role} {missing} is never sampled by the program; the sites that exist are: {have}",
-                   names=names, existing=existing)
+        return cls(
+            f"{role} {missing} is never sampled by the program; the sites that exist are: {have}",
+            names=names,
+            existing=existing,
+        )
 
     __str__ = ValueError.__str__  # KeyError would quote the whole message
 

@@ -83,7 +83,8 @@ def _public_names(module) -> list[str]:
     names = getattr(module, "__all__", None)
     if names is None:  # fall back to what the package itself defines
         names = [
-            n for n, v in vars(module).items()
+            n
+            for n, v in vars(module).items()
             if not n.startswith("_") and getattr(v, "__module__", "").startswith(module.__name__)
         ]
     return sorted(names, key=lambda n: (not n[:1].isupper(), n.lower()))
@@ -130,9 +131,7 @@ def _write_api_pages() -> list[str]:
     """Write the pages; returns their paths relative to ``docs/``."""
     API_OUT.mkdir(parents=True, exist_ok=True)
     documented = {
-        id(obj): f"causalppl.{name}"
-        for name in causalppl.__all__
-        if _has_identity(obj := getattr(causalppl, name))
+        id(obj): f"causalppl.{name}" for name in causalppl.__all__ if _has_identity(obj := getattr(causalppl, name))
     }
     modules = _subpackages()
     documented.update({id(importlib.import_module(m)): m for m in modules if m in MODULES})

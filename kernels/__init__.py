@@ -29,5 +29,15 @@ from .mechanism import (
     topological_levels,
 )
 
-__all__ = ["ACTIVATIONS", "backend", "decoder_forward", "kernel_supports", "mechanism_forward",
-           "mechanism_sample", "precision", "scale_transform", "topological_levels", "use_backend"]
+__all__ = [
+    "ACTIVATIONS",
+    "backend",
+    "decoder_forward",
+    "kernel_supports",
+    "mechanism_forward",
+    "mechanism_sample",
+    "precision",
+    "scale_transform",
+    "topological_levels",
+    "use_backend",
+]

@@ -35,8 +35,7 @@ from . import _backend
 __all__ = ["Launch", "compile_launch", "launches_for", "record_launches", "report"]
 
 _OPTIONS = ("num_warps", "num_stages", "enable_fp_fusion")
-_TYPES = {torch.float32: "*fp32", torch.int32: "*i32", torch.int8: "*i8", torch.int64: "*i64",
-          torch.float64: "*fp64"}
+_TYPES = {torch.float32: "*fp32", torch.int32: "*i32", torch.int8: "*i8", torch.int64: "*i64", torch.float64: "*fp64"}
 
 
 @dataclass
@@ -61,6 +60,7 @@ class _Recorder:
     def __getitem__(self, grid):
         def launch(*args, **meta):
             self.log.append(Launch(self.kernel, tuple(grid), args, meta))
+
         return launch
 
 
@@ -71,8 +71,11 @@ def record_launches(kind: str, call) -> list[Launch]:
 
     module = _backend.triton_module(f"{kind}/triton.py", interpret=False)
     log: list[Launch] = []
-    saved = {name: value for name, value in vars(module).items()
-             if isinstance(value, triton.runtime.jit.JITFunction) and name.endswith("_kernel")}
+    saved = {
+        name: value
+        for name, value in vars(module).items()
+        if isinstance(value, triton.runtime.jit.JITFunction) and name.endswith("_kernel")
+    }
     try:
         for name, kernel in saved.items():
             setattr(module, name, _Recorder(kernel, log))
@@ -87,8 +90,7 @@ def _signature(launch: Launch) -> tuple[dict, dict, dict]:
     options = {k: v for k, v in launch.meta.items() if k in _OPTIONS}
     constexprs = {k: v for k, v in launch.meta.items() if k not in _OPTIONS}
     signature = {}
-    for name, value in zip([n for n in launch.kernel.arg_names if n not in constexprs],
-                           launch.args):
+    for name, value in zip([n for n in launch.kernel.arg_names if n not in constexprs], launch.args):
         if isinstance(value, torch.Tensor):
             signature[name] = _TYPES[value.dtype]
         else:
@@ -110,14 +112,16 @@ def compile_launch(launch: Launch, arch: int = 90) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
         f.write(compiled.asm["cubin"])
         f.flush()
-        usage = subprocess.run([tool, "-res-usage", f.name], capture_output=True, text=True,
-                               check=True).stdout
+        usage = subprocess.run([tool, "-res-usage", f.name], capture_output=True, text=True, check=True).stdout
     fields = dict(re.findall(r"(REG|STACK|SHARED|LOCAL):(\d+)", usage.split("Function")[-1]))
-    return {"kernel": launch.name, "registers": int(fields.get("REG", -1)),
-            "spill_bytes": int(fields.get("LOCAL", 0)) + int(fields.get("STACK", 0)),
-            "shared_bytes": int(compiled.metadata.shared),
-            "num_warps": options.get("num_warps", 4),
-            "constexprs": {k: v for k, v in constexprs.items() if k.isupper()}}
+    return {
+        "kernel": launch.name,
+        "registers": int(fields.get("REG", -1)),
+        "spill_bytes": int(fields.get("LOCAL", 0)) + int(fields.get("STACK", 0)),
+        "shared_bytes": int(compiled.metadata.shared),
+        "num_warps": options.get("num_warps", 4),
+        "constexprs": {k: v for k, v in constexprs.items() if k.isupper()},
+    }
 
 
 def launches_for(spec: dict) -> list[Launch]:
@@ -142,8 +146,7 @@ def launches_for(spec: dict) -> list[Launch]:
         labels += [f"{what}, layer {i}" for i in reversed(layers) for what in ("dW", "dh")]
         return _labelled(record_launches("decoder", call), labels)
     n = spec["nodes"]
-    net = random_mechanism(0, n, spec["max_parents"], tuple(spec["hidden"]), spec["outputs"],
-                           dtype=torch.float32)
+    net = random_mechanism(0, n, spec["max_parents"], tuple(spec["hidden"]), spec["outputs"], dtype=torch.float32)
     x = torch.empty(batch, n)
     lp = torch.empty(batch)
 
@@ -152,11 +155,15 @@ def launches_for(spec: dict) -> list[Launch]:
         m.backward(x, *net.args(), act, net.scale, None, None, None, lp, need_dx=False)
         m.backward(x, *net.args(), act, net.scale, x, x, x, lp, need_dx=True)
         m.sample(x, *net.args(), act, net.order, net.scale, x > 0, x, variant="dag")
-        m.sample(x, *net.args(), act, net.order, net.scale, variant="level",
-                 levels=[net.order[:1]])
+        m.sample(x, *net.args(), act, net.order, net.scale, variant="level", levels=[net.order[:1]])
 
-    labels = ["forward", "backward (weights)", "backward (weights, x, all outputs)",
-              "sample, whole DAG", "sample, one level"]
+    labels = [
+        "forward",
+        "backward (weights)",
+        "backward (weights, x, all outputs)",
+        "sample, whole DAG",
+        "sample, one level",
+    ]
     return _labelled(record_launches("mechanism", call), labels)
 
 
@@ -170,8 +177,7 @@ def _report_here(specs: list[dict]) -> list[dict]:
     rows = []
     for spec in specs:
         for i, launch in enumerate(launches_for(spec)):
-            rows.append({"spec": spec, "launch": i, "label": launch.label,
-                         **compile_launch(launch)})
+            rows.append({"spec": spec, "launch": i, "label": launch.label, **compile_launch(launch)})
     return rows
 
 
@@ -184,8 +190,14 @@ def report(specs: list[dict], timeout: float = 1800) -> list[dict]:
     """
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
-    done = subprocess.run([sys.executable, "-m", f"{__package__}._aot"], input=json.dumps(specs),
-                          capture_output=True, text=True, env=env, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", f"{__package__}._aot"],
+        input=json.dumps(specs),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"ahead-of-time compile failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

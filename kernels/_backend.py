@@ -148,11 +148,13 @@ def _import_triton(interpret: bool) -> None:
         raise CausalError(
             "CAUSALPPL_KERNELS=interpret: Triton was already imported for the GPU in this "
             "process, and its own library cannot run interpreted; start the process with "
-            "TRITON_INTERPRET=1 (or CAUSALPPL_KERNELS=interpret before Triton is imported)")
+            "TRITON_INTERPRET=1 (or CAUSALPPL_KERNELS=interpret before Triton is imported)"
+        )
     elif mode == "interpret" and not interpret:
         raise CausalError(
             "CAUSALPPL_KERNELS=triton: Triton was imported for the interpreter in this process "
-            "(TRITON_INTERPRET=1); start the process without TRITON_INTERPRET to use the GPU")
+            "(TRITON_INTERPRET=1); start the process without TRITON_INTERPRET to use the GPU"
+        )
 
 
 def triton_module(path: str, interpret: bool) -> ModuleType:

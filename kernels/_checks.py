@@ -16,8 +16,9 @@ ACTIVATIONS = tuple(_TABLE)
 _FLOATS = (torch.float32, torch.float64)
 
 
-def check_activation(activation: object, name: str = "activation", allow_none: bool = False,
-                     allowed: Sequence[str] = ACTIVATIONS) -> str | None:
+def check_activation(
+    activation: object, name: str = "activation", allow_none: bool = False, allowed: Sequence[str] = ACTIVATIONS
+) -> str | None:
     """Return ``activation`` if it names a supported activation, else raise naming ``name``.
 
     Example:
@@ -32,8 +33,9 @@ def check_activation(activation: object, name: str = "activation", allow_none: b
     return activation
 
 
-def check_float(t: object, name: str, ndim: int | None = None,
-                shape: Sequence[int | None] | None = None) -> torch.Tensor:
+def check_float(
+    t: object, name: str, ndim: int | None = None, shape: Sequence[int | None] | None = None
+) -> torch.Tensor:
     """Check that ``t`` is a float32/float64 tensor of the given rank and (partial) shape."""
     if not isinstance(t, torch.Tensor):
         raise CausalError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
@@ -43,8 +45,7 @@ def check_float(t: object, name: str, ndim: int | None = None,
     return t
 
 
-def _check_shape(t: torch.Tensor, name: str, ndim: int | None,
-                 shape: Sequence[int | None] | None) -> None:
+def _check_shape(t: torch.Tensor, name: str, ndim: int | None, shape: Sequence[int | None] | None) -> None:
     if ndim is not None and t.dim() != ndim:
         raise CausalError(f"{name} must have {ndim} dimensions, got shape {tuple(t.shape)}")
     if shape is not None and any(s is not None and s != d for s, d in zip(shape, t.shape)):
@@ -52,8 +53,9 @@ def _check_shape(t: torch.Tensor, name: str, ndim: int | None,
         raise CausalError(f"{name} must have shape {want}, got {tuple(t.shape)}")
 
 
-def check_layers(weights: object, biases: object, first_in: int, lead: tuple[int, ...],
-                 dtype: torch.dtype, device: torch.device) -> list[int]:
+def check_layers(
+    weights: object, biases: object, first_in: int, lead: tuple[int, ...], dtype: torch.dtype, device: torch.device
+) -> list[int]:
     """Check a chain of layers ``weights[l]: [*lead, in_l, out_l]``, ``biases[l]: [*lead, out_l]``.
 
     Returns the widths ``[in_0, out_0, out_1, ...]``.
@@ -62,8 +64,7 @@ def check_layers(weights: object, biases: object, first_in: int, lead: tuple[int
         raise CausalError("weights must be a non-empty list of tensors")
     if not isinstance(biases, (list, tuple)) or len(biases) != len(weights):
         got = len(biases) if isinstance(biases, (list, tuple)) else type(biases).__name__
-        raise CausalError(
-            f"biases must be a list with one tensor per layer ({len(weights)}), got {got}")
+        raise CausalError(f"biases must be a list with one tensor per layer ({len(weights)}), got {got}")
     widths = [first_in]
     for i, (w, b) in enumerate(zip(weights, biases)):
         check_float(w, f"weights[{i}]", ndim=len(lead) + 2, shape=(*lead, widths[-1], None))

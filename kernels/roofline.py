@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["H100_PCIE", "H100_SXM", "H200", "GPU", "decoder_counts", "gpu_spec",
-           "mechanism_counts", "roofline_seconds"]
+__all__ = ["H100_PCIE", "H100_SXM", "H200", "GPU", "decoder_counts", "gpu_spec", "mechanism_counts", "roofline_seconds"]
 
 _SPECIAL_PER_ELEMENT = {"tanh": 2, "silu": 2, "relu": 0, "sigmoid": 2, None: 0}
 
@@ -37,8 +36,12 @@ class GPU:
 
     def matmul_flops(self, precision: str) -> float:
         """Peak rate of the kernels' matrix products (3xTF32 takes three tf32 products)."""
-        return {"ieee": self.fp32_flops, "fp32": self.tf32_flops / 3, "tf32": self.tf32_flops,
-                "bf16": 2 * self.tf32_flops}[precision]
+        return {
+            "ieee": self.fp32_flops,
+            "fp32": self.tf32_flops / 3,
+            "tf32": self.tf32_flops,
+            "bf16": 2 * self.tf32_flops,
+        }[precision]
 
 
 H100_SXM = GPU("H100 SXM", 3.35e12, 67e12, 495e12, 16 * 132 * 1.83e9)
@@ -57,8 +60,15 @@ def gpu_spec(device_name: str) -> GPU:
     return H100_SXM
 
 
-def mechanism_counts(batch: int, parents: list[int], hidden: tuple[int, ...], outputs: int,
-                     activation: str, backward: bool = False, param_grads_only: bool = True):
+def mechanism_counts(
+    batch: int,
+    parents: list[int],
+    hidden: tuple[int, ...],
+    outputs: int,
+    activation: str,
+    backward: bool = False,
+    param_grads_only: bool = True,
+):
     """Unavoidable work of :func:`causalppl.kernels.mechanism_forward` (fp32).
 
     ``parents[j]`` is node ``j``'s real parent count. Forward: read ``x``, write ``loc``,
@@ -71,8 +81,7 @@ def mechanism_counts(batch: int, parents: list[int], hidden: tuple[int, ...], ou
     widths = list(hidden) + [outputs]
     macs_per_row = sum(p * widths[0] for p in parents)
     macs_per_row += n * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
-    params = sum(parents) * widths[0] + n * sum(
-        a * b for a, b in zip(widths[:-1], widths[1:])) + n * sum(widths)
+    params = sum(parents) * widths[0] + n * sum(a * b for a, b in zip(widths[:-1], widths[1:])) + n * sum(widths)
     flops = 2 * batch * macs_per_row
     special = batch * n * sum(hidden) * _SPECIAL_PER_ELEMENT[activation]
     special += batch * n * (2 if outputs == 2 else 0) + batch * n  # softplus, log(scale)
@@ -84,8 +93,9 @@ def mechanism_counts(batch: int, parents: list[int], hidden: tuple[int, ...], ou
     return {"bytes": moved, "flops": flops, "special": special}
 
 
-def decoder_counts(batch: int, widths: tuple[int, ...], activation: str,
-                   out_activation: str | None, backward: bool = False):
+def decoder_counts(
+    batch: int, widths: tuple[int, ...], activation: str, out_activation: str | None, backward: bool = False
+):
     """Unavoidable work of :func:`causalppl.kernels.decoder_forward` (fp32): read ``z`` and
     the weights, write ``y``; with ``backward`` also read ``dy`` and ``y``, write ``dz`` and
     the weight gradients, and run the products three times."""
@@ -93,8 +103,7 @@ def decoder_counts(batch: int, widths: tuple[int, ...], activation: str,
     params = macs + sum(widths[1:])
     hidden = sum(widths[1:-1])
     flops = 2 * batch * macs
-    special = batch * (hidden * _SPECIAL_PER_ELEMENT[activation]
-                       + widths[-1] * _SPECIAL_PER_ELEMENT[out_activation])
+    special = batch * (hidden * _SPECIAL_PER_ELEMENT[activation] + widths[-1] * _SPECIAL_PER_ELEMENT[out_activation])
     moved = 4 * (batch * (widths[0] + widths[-1]) + params)
     if backward:
         flops *= 3
@@ -108,8 +117,10 @@ def roofline_seconds(counts: dict, gpu: GPU, precision: str = "ieee") -> dict:
     ``precision`` names the unit doing the products: ``ieee`` = CUDA cores (the mechanism
     kernels' rank-1 updates and reductions), ``fp32`` = 3xTF32 tensor cores, etc.
     """
-    times = {"memory": counts["bytes"] / gpu.bytes_per_s,
-             "arithmetic": counts["flops"] / gpu.matmul_flops(precision),
-             "special functions": counts["special"] / gpu.special_per_s}
+    times = {
+        "memory": counts["bytes"] / gpu.bytes_per_s,
+        "arithmetic": counts["flops"] / gpu.matmul_flops(precision),
+        "special functions": counts["special"] / gpu.special_per_s,
+    }
     limit = max(times, key=times.get)
     return {**times, "limit": limit, "seconds": times[limit]}

@@ -14,8 +14,14 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Mechanism", "assert_close_fp32", "assert_gradients_close", "assert_matches_reference", "random_decoder",
-           "random_mechanism"]
+__all__ = [
+    "Mechanism",
+    "assert_close_fp32",
+    "assert_gradients_close",
+    "assert_matches_reference",
+    "random_decoder",
+    "random_mechanism",
+]
 
 
 @dataclass
@@ -38,10 +44,18 @@ class Mechanism:
         return [*self.weights, *self.biases] + ([self.scale] if self.scale is not None else [])
 
 
-def random_mechanism(seed: int, nodes: int, max_parents: int, hidden: tuple[int, ...],
-                     outputs: int, dtype: torch.dtype | None = None, density: float = 0.7,
-                     soft_mask: bool = False, weight_scale: float = 1.0,
-                     device: str | torch.device = "cpu") -> Mechanism:
+def random_mechanism(
+    seed: int,
+    nodes: int,
+    max_parents: int,
+    hidden: tuple[int, ...],
+    outputs: int,
+    dtype: torch.dtype | None = None,
+    density: float = 0.7,
+    soft_mask: bool = False,
+    weight_scale: float = 1.0,
+    device: str | torch.device = "cpu",
+) -> Mechanism:
     """A random DAG (random topological order, at most ``max_parents`` distinct parents per
     node, random padding indices) with random MLP weights of fan-in-scaled size.
 
@@ -82,8 +96,9 @@ def random_mechanism(seed: int, nodes: int, max_parents: int, hidden: tuple[int,
     return mech
 
 
-def random_decoder(seed: int, widths: tuple[int, ...], dtype: torch.dtype | None = None,
-                   device: str | torch.device = "cpu"):
+def random_decoder(
+    seed: int, widths: tuple[int, ...], dtype: torch.dtype | None = None, device: str | torch.device = "cpu"
+):
     """``(weights, biases)`` of a decoder with layer widths ``widths`` (input first).
 
     Example:
@@ -93,14 +108,14 @@ def random_decoder(seed: int, widths: tuple[int, ...], dtype: torch.dtype | None
     """
     dtype = dtype or torch.get_default_dtype()
     gen = torch.Generator().manual_seed(seed)
-    weights = [(torch.randn(a, b, generator=gen) / a**0.5).to(dtype).to(device)
-               for a, b in zip(widths[:-1], widths[1:])]
+    weights = [
+        (torch.randn(a, b, generator=gen) / a**0.5).to(dtype).to(device) for a, b in zip(widths[:-1], widths[1:])
+    ]
     biases = [(0.3 * torch.randn(b, generator=gen)).to(dtype).to(device) for b in widths[1:]]
     return weights, biases
 
 
-def assert_close_fp32(got: torch.Tensor, want: torch.Tensor, rtol: float = 2e-5,
-                      name: str = "tensor") -> None:
+def assert_close_fp32(got: torch.Tensor, want: torch.Tensor, rtol: float = 2e-5, name: str = "tensor") -> None:
     """Assert an fp32 kernel result matches a (float64) reference.
 
     The tolerance is relative to the reference's largest magnitude (at least 1): fp32
@@ -120,11 +135,13 @@ def assert_close_fp32(got: torch.Tensor, want: torch.Tensor, rtol: float = 2e-5,
     if want.numel() and float(err.max()) > bound:
         raise AssertionError(
             f"{name}: max error {float(err.max()):.3g} > {bound:.3g} (rtol {rtol} of the "
-            f"reference's max magnitude {float(want.abs().max()):.3g})")
+            f"reference's max magnitude {float(want.abs().max()):.3g})"
+        )
 
 
-def assert_gradients_close(got: torch.Tensor, want: torch.Tensor, inputs, rtol: float = 5e-5,
-                           allow_unused: bool = False) -> None:
+def assert_gradients_close(
+    got: torch.Tensor, want: torch.Tensor, inputs, rtol: float = 5e-5, allow_unused: bool = False
+) -> None:
     """Assert the gradients of the scalar ``got`` (a kernel's loss) wrt ``inputs`` match those
     of ``want`` (the reference's), each by :func:`assert_close_fp32`. With ``allow_unused``,
     an input the reference loss does not depend on must get no gradient, or zeros, from the

@@ -26,8 +26,13 @@ def quick_run(tmp_path_factory):
 
 def test_demo_prints_the_comparison_and_both_queries(quick_run):
     _, text = quick_run
-    for phrase in ("held-out log-likelihood", "total", "interventional", "counterfactual (exact abduction)",
-                   "wrote to"):
+    for phrase in (
+        "held-out log-likelihood",
+        "total",
+        "interventional",
+        "counterfactual (exact abduction)",
+        "wrote to",
+    ):
         assert phrase in text
     data, graph = load_sachs()
     for node in graph.nodes:
@@ -37,8 +42,14 @@ def test_demo_prints_the_comparison_and_both_queries(quick_run):
 def test_demo_writes_graph_results_and_model(quick_run):
     out, _ = quick_run
     files = set(os.listdir(out))
-    assert {"heldout_loglik.nc", "interventional_effect.nc", "counterfactual.nc", "history_neural.nc",
-            "history_linear.nc", "neural_scm.pt"} <= files
+    assert {
+        "heldout_loglik.nc",
+        "interventional_effect.nc",
+        "counterfactual.nc",
+        "history_neural.nc",
+        "history_linear.nc",
+        "neural_scm.pt",
+    } <= files
     assert "sachs_graph.svg" in files or "sachs_graph.dot" in files
     ll = xr.load_dataset(out / "heldout_loglik.nc", engine="scipy")
     assert set(ll.data_vars) == {"neural", "linear"} and ll.sizes["node"] == 11

@@ -43,10 +43,11 @@ def test_api_page_lists_exactly_the_top_level_names():
 def test_readme_example_runs_and_prints_what_it_says():
     """The README's example, run as a user would (fresh interpreter, default float32)."""
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Example"):]
+    section = readme[readme.index("## Example") :]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    proc = subprocess.run([sys.executable, "-W", "error", "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     printed = proc.stdout.splitlines()
     # What the README's comments promise, line by line.
@@ -64,8 +65,19 @@ def test_sphinx_build_is_clean(tmp_path: Path):
     """``sphinx-build -W`` (warnings are errors) with notebook execution off."""
     out = tmp_path / "html"
     env = {**os.environ, "CAUSALPPL_DOCS_EXECUTE": "off"}
-    cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html",
-           "-d", str(tmp_path / "doctrees"), str(DOCS), str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-W",
+        "--keep-going",
+        "-b",
+        "html",
+        "-d",
+        str(tmp_path / "doctrees"),
+        str(DOCS),
+        str(out),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"sphinx-build failed\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
     for tutorial in sorted((ROOT / "tutorials").glob("[0-9]*.py")):

@@ -177,10 +177,11 @@ exact_mean, exact_sd = counterfactual_y(0.5, 1.5)
 partial = {"x": 0.5, "y": 1.5}  # h is not observed
 cf_partial = cp.counterfactual(model, evidence=partial, do={"h": 2.0}, num_samples=S, seed=0)
 y_star = cf_partial.y.sel(world="counterfactual")
-print(f"abduction: {cf_partial.attrs['abduction']}, smallest effective sample size "
-      f"{cf_partial.attrs['ess_min']:.0f}")
-print(f"y*: closed form mean {exact_mean:.3f} sd {exact_sd:.3f};"
-      f" importance mean {float(y_star.mean()):.3f} sd {float(y_star.std()):.3f}")
+print(f"abduction: {cf_partial.attrs['abduction']}, smallest effective sample size {cf_partial.attrs['ess_min']:.0f}")
+print(
+    f"y*: closed form mean {exact_mean:.3f} sd {exact_sd:.3f};"
+    f" importance mean {float(y_star.mean()):.3f} sd {float(y_star.std()):.3f}"
+)
 assert cf_partial.attrs["abduction"] == "importance"
 assert abs(float(y_star.mean()) - exact_mean) < 5 * exact_sd / np.sqrt(S)
 assert abs(float(y_star.std()) - exact_sd) < 0.1 * exact_sd
@@ -202,8 +203,9 @@ assert abs(float(h_fact.mean()) - mean_h) < 5 * sd_h / np.sqrt(S)
 # lies in the guide family and SVI reaches the closed form up to optimisation noise.
 
 # %%
-cf_svi = cp.counterfactual(model, evidence=partial, do={"h": 2.0}, num_samples=S, seed=0,
-                           abduction="svi", svi_steps=SVI_STEPS, svi_lr=0.05)
+cf_svi = cp.counterfactual(
+    model, evidence=partial, do={"h": 2.0}, num_samples=S, seed=0, abduction="svi", svi_steps=SVI_STEPS, svi_lr=0.05
+)
 y_svi = cf_svi.y.sel(world="counterfactual")
 print(f"svi: mean {float(y_svi.mean()):.3f} sd {float(y_svi.std()):.3f}")
 assert cf_svi.attrs["abduction"] == "svi"
@@ -233,8 +235,7 @@ else:
 # %%
 xs = torch.tensor([0.5, -1.0, 0.0, 2.0])
 ys = torch.tensor([1.5, 0.2, -1.0, 1.0])
-cf_units = cp.counterfactual(model, evidence={"x": xs, "y": ys}, do={"h": 2.0},
-                             num_samples=S, seed=0)
+cf_units = cp.counterfactual(model, evidence={"x": xs, "y": ys}, do={"h": 2.0}, num_samples=S, seed=0)
 print(dict(cf_units.sizes))
 per_unit = cf_units.y.sel(world="counterfactual")
 exact_means, exact_sd = counterfactual_y(xs.numpy(), ys.numpy())
@@ -272,8 +273,7 @@ def categorical_model():
 
 
 evidence_cat = {"s": 1.0, "t": 0, "w": 1, "y": 2}
-cf_cat = cp.counterfactual(categorical_model, evidence=evidence_cat, do={"t": 1},
-                           num_samples=S, seed=0)
+cf_cat = cp.counterfactual(categorical_model, evidence=evidence_cat, do={"t": 1}, num_samples=S, seed=0)
 y_cf = cf_cat.y.sel(world="counterfactual").values
 law_cf = np.bincount(y_cf, minlength=3) / S
 print("abduction:", cf_cat.attrs["abduction"], "| mechanisms:", cf_cat.attrs["mechanisms"])
@@ -333,8 +333,7 @@ assert impossible == [0] and law_cf[0] == 0.0 and law_do[0] > 0.05
 for site in ("s", "w"):
     assert (cf_cat[site].sel(world="counterfactual") == cf_cat[site].sel(world="factual")).all()
 
-null = cp.counterfactual(categorical_model, evidence=evidence_cat, do={"t": 0},
-                         num_samples=S, seed=0)
+null = cp.counterfactual(categorical_model, evidence=evidence_cat, do={"t": 0}, num_samples=S, seed=0)
 assert (null.y.sel(world="counterfactual") == evidence_cat["y"]).all()
 
 # %% [markdown]

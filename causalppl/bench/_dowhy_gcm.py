@@ -72,7 +72,8 @@ def run(inp: str, out: str) -> None:
         results[f"{kind}_single_s"] = statistics.median(times)
         if kind == "auto":
             results["auto_summary"] = np.array(
-                sorted({type(scm.causal_mechanism(n)).__name__ + ":" + _regressor(scm, n) for n in names}))
+                sorted({type(scm.causal_mechanism(n)).__name__ + ":" + _regressor(scm, n) for n in names})
+            )
     np.savez(out, **{k: np.asarray(v) for k, v in results.items()})
 
 

@@ -76,8 +76,11 @@ def _throughput(args):
     def ours():
         cp.counterfactual(model, evidence=evidence, do=actions, num_samples=1, seed=0)
 
-    contenders = {"plain Pyro forward sampling": forward, FLOOR: two_worlds,
-                  "cp.counterfactual (exact, full evidence)": ours}
+    contenders = {
+        "plain Pyro forward sampling": forward,
+        FLOOR: two_worlds,
+        "cp.counterfactual (exact, full evidence)": ours,
+    }
     if _chirho_partial.available():
         from chirho.counterfactual.handlers import MultiWorldCounterfactual, TwinWorldCounterfactual
         from chirho.interventional.handlers import do
@@ -118,8 +121,9 @@ def _partial(args):
 
     def row(label, seconds, draws):  # draws [samples, units] of the counterfactual target
         draws = np.asarray(draws, dtype=float)
-        errs = np.array([(abs(draws[:, u].mean() - m) / sd, abs(draws[:, u].std() - sd) / sd)
-                         for u, (m, sd) in enumerate(truth)])
+        errs = np.array(
+            [(abs(draws[:, u].mean() - m) / sd, abs(draws[:, u].std() - sd) / sd) for u, (m, sd) in enumerate(truth)]
+        )
         return [label, units, seconds, errs[:, 0].max(), errs[:, 1].max(), draws.std(0).min()]
 
     rows = []
@@ -129,18 +133,29 @@ def _partial(args):
         start = time.perf_counter()
         cf = cp.counterfactual(model, evidence=evidence, do=action, num_samples=10000, seed=0, abduction=method, **kw)
         elapsed = time.perf_counter() - start
-        rows.append(row(f"cp.counterfactual, {method}", elapsed,
-                        cf[target].sel(world="counterfactual").transpose("sample", "unit").values))
+        rows.append(
+            row(
+                f"cp.counterfactual, {method}",
+                elapsed,
+                cf[target].sel(world="counterfactual").transpose("sample", "unit").values,
+            )
+        )
     if not _chirho_partial.available():
         rows.append(["ChiRho", "not installed in this environment", "-", "-", "-", "-"])
         return rows
     start = time.perf_counter()
-    draws = _chirho_partial.counterfactual_samples(w, names, evidence, action, target, num_samples=10000,
-                                                   steps=100 if args.quick else None)
+    draws = _chirho_partial.counterfactual_samples(
+        w, names, evidence, action, target, num_samples=10000, steps=100 if args.quick else None
+    )
     recipe = _chirho_partial.RECIPE
-    rows.append(row(f"ChiRho: soft conditioning (scale {recipe['scale']}) + SVI, AutoMultivariateNormal, "
-                    f"{100 if args.quick else recipe['steps']} Adam steps at lr {recipe['lr']}",
-                    time.perf_counter() - start, draws.numpy()))
+    rows.append(
+        row(
+            f"ChiRho: soft conditioning (scale {recipe['scale']}) + SVI, AutoMultivariateNormal, "
+            f"{100 if args.quick else recipe['steps']} Adam steps at lr {recipe['lr']}",
+            time.perf_counter() - start,
+            draws.numpy(),
+        )
+    )
     return rows
 
 
@@ -160,8 +175,10 @@ def main(argv=None):
         "ChiRho draws fresh noise for plain `Normal(f(pa), s)` sites downstream of an intervention,"
         " so its number is for a different (interventional) answer on the same model.\n\n"
         f"## Partial evidence, linear-Gaussian SCM ({n_nodes} nodes, the last {3 if args.quick else 5} observed)\n\n"
-        + table(["method", "units", "seconds", "max |mean err| / post. sd", "max |sd err| / post. sd",
-                 "min sampled sd"], _partial(args))
+        + table(
+            ["method", "units", "seconds", "max |mean err| / post. sd", "max |sd err| / post. sd", "min sampled sd"],
+            _partial(args),
+        )
         + "\n\nErrors are against the closed-form Gaussian posterior of each unit's counterfactual. "
         "ChiRho's recipe is the one of its own test suite (`causalppl/bench/_chirho_partial.py`): noise as "
         "explicit sites, observed deterministic nodes softly conditioned, SVI with a multivariate-normal "

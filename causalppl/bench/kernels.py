@@ -37,10 +37,8 @@ MAX_PARENTS = 3
 def network(batch, nodes, hidden, device="cpu", seed=0):
     """The benchmark's SCM: a random DAG, <= 3 parents per node, one hidden layer (a
     "2-layer MLP" per node), location-scale outputs; float32."""
-    net = random_mechanism(seed, nodes, MAX_PARENTS, (hidden,), 2, dtype=torch.float32,
-                           device=device)
-    x = torch.randn(batch, nodes, generator=torch.Generator().manual_seed(seed),
-                    dtype=torch.float32).to(device)
+    net = random_mechanism(seed, nodes, MAX_PARENTS, (hidden,), 2, dtype=torch.float32, device=device)
+    x = torch.randn(batch, nodes, generator=torch.Generator().manual_seed(seed), dtype=torch.float32).to(device)
     return net, x
 
 
@@ -108,10 +106,14 @@ def cpu_contenders(net, x, activation):
     """``name -> (forward callable, its parameters)``; all compute the same four outputs."""
     params = [p.requires_grad_() for p in net.weights + net.biases]
     return {
-        "batched bmm, roots skipped": (lambda x: reference.mechanism_forward(
-            x, *net.args(), activation, skip_roots=True), params),
-        "batched bmm, all nodes": (lambda x: reference.mechanism_forward(
-            x, *net.args(), activation, skip_roots=False), params),
+        "batched bmm, roots skipped": (
+            lambda x: reference.mechanism_forward(x, *net.args(), activation, skip_roots=True),
+            params,
+        ),
+        "batched bmm, all nodes": (
+            lambda x: reference.mechanism_forward(x, *net.args(), activation, skip_roots=False),
+            params,
+        ),
         "per-node nn.Linear loop": per_node_loop(net, activation),
         "torch.func.vmap": vmapped(net, activation),
     }
@@ -125,12 +127,16 @@ def _run(fn, params, x, backward):
 
 
 def cpu_section(shapes, repeat):
-    lines = ["## CPU: batched torch path vs per-node loop vs vmap (float32)", "",
-             f"Random DAG, at most {MAX_PARENTS} parents per node, one hidden layer of H "
-             f"({ACTIVATION}), location-scale outputs; the four outputs (loc, scale, u, "
-             "log_prob) of every node. fwd+bwd adds the gradient of sum(log_prob) with respect "
-             "to every parameter. Milliseconds per call, medians of round-robin runs; in "
-             "brackets: contender / batched (roots skipped).", ""]
+    lines = [
+        "## CPU: batched torch path vs per-node loop vs vmap (float32)",
+        "",
+        f"Random DAG, at most {MAX_PARENTS} parents per node, one hidden layer of H "
+        f"({ACTIVATION}), location-scale outputs; the four outputs (loc, scale, u, "
+        "log_prob) of every node. fwd+bwd adds the gradient of sum(log_prob) with respect "
+        "to every parameter. Milliseconds per call, medians of round-robin runs; in "
+        "brackets: contender / batched (roots skipped).",
+        "",
+    ]
     rows = []
     for batch, nodes, hidden in shapes:
         net, x = network(batch, nodes, hidden)
@@ -140,21 +146,30 @@ def cpu_section(shapes, repeat):
             torch.testing.assert_close(fn(x)[3], want, rtol=1e-4, atol=1e-3 * nodes)
         for label in ("fwd", "fwd+bwd"):
             times = _harness.measure_side_by_side(
-                {name: (lambda f=fn, p=ps, x=x, b=label == "fwd+bwd": _run(f, p, x, b))
-                 for name, (fn, ps) in contenders.items()}, repeat=repeat)
+                {
+                    name: (lambda f=fn, p=ps, x=x, b=label == "fwd+bwd": _run(f, p, x, b))
+                    for name, (fn, ps) in contenders.items()
+                },
+                repeat=repeat,
+            )
             base = times["batched bmm, roots skipped"]
-            rows.append([f"({batch}, {nodes}, {hidden})", label]
-                        + [f"{1e3 * t:.4g} ({t / base:.2f}x)" for t in times.values()])
+            rows.append(
+                [f"({batch}, {nodes}, {hidden})", label] + [f"{1e3 * t:.4g} ({t / base:.2f}x)" for t in times.values()]
+            )
     lines.append(_harness.table(["(B, N, H)", "pass", *contenders], rows))
     return "\n".join(lines)
 
 
 def roofline_section(shapes):
-    lines = ["## Roofline per shape (H100 SXM, fp32)", "",
-             "Unavoidable work (each input read once, each output written once, each "
-             "multiply-add once; kernels/roofline.py) and the time each H100 limit needs. "
-             "`special` counts exp/reciprocal operations (2 per tanh), which run on the "
-             "16-per-clock special-function units.", ""]
+    lines = [
+        "## Roofline per shape (H100 SXM, fp32)",
+        "",
+        "Unavoidable work (each input read once, each output written once, each "
+        "multiply-add once; kernels/roofline.py) and the time each H100 limit needs. "
+        "`special` counts exp/reciprocal operations (2 per tanh), which run on the "
+        "16-per-clock special-function units.",
+        "",
+    ]
     rows = []
     for batch, nodes, hidden in shapes:
         net, _ = network(2, nodes, hidden)
@@ -162,24 +177,57 @@ def roofline_section(shapes):
         for label, backward in (("fwd", False), ("fwd+bwd", True)):
             c = roofline.mechanism_counts(batch, parents, (hidden,), 2, ACTIVATION, backward)
             r = roofline.roofline_seconds(c, roofline.H100_SXM)
-            rows.append([f"({batch}, {nodes}, {hidden})", label, f"{c['bytes'] / 1e6:.4g}",
-                         f"{c['flops'] / 1e9:.4g}", f"{c['special'] / 1e6:.4g}",
-                         f"{1e6 * r['memory']:.3g}", f"{1e6 * r['arithmetic']:.3g}",
-                         f"{1e6 * r['special functions']:.3g}", r["limit"]])
-    lines.append(_harness.table(["(B, N, H)", "pass", "MB", "GFLOP", "M special",
-                                 "memory µs", "FMA µs", "special µs", "binding"], rows))
+            rows.append(
+                [
+                    f"({batch}, {nodes}, {hidden})",
+                    label,
+                    f"{c['bytes'] / 1e6:.4g}",
+                    f"{c['flops'] / 1e9:.4g}",
+                    f"{c['special'] / 1e6:.4g}",
+                    f"{1e6 * r['memory']:.3g}",
+                    f"{1e6 * r['arithmetic']:.3g}",
+                    f"{1e6 * r['special functions']:.3g}",
+                    r["limit"],
+                ]
+            )
+    lines.append(
+        _harness.table(
+            ["(B, N, H)", "pass", "MB", "GFLOP", "M special", "memory µs", "FMA µs", "special µs", "binding"], rows
+        )
+    )
     return "\n".join(lines)
 
 
 def compile_section(shapes):
-    specs = [{"kind": "mechanism", "nodes": n, "max_parents": MAX_PARENTS, "hidden": [h],
-              "outputs": 2, "activation": ACTIVATION, "batch": b} for b, n, h in shapes]
-    specs.append({"kind": "decoder", "widths": [16, 256, 256, 784], "activation": "relu",
-                  "out_activation": "sigmoid", "batch": 4096})
-    lines = ["## sm_90 compile report (no GPU needed)", "",
-             "Every launch the entry points make at these shapes, compiled ahead of time for "
-             "sm_90 with Triton's bundled ptxas (kernels/_aot.py): registers per thread, spill "
-             "bytes, shared memory, warps and rows per program.", ""]
+    specs = [
+        {
+            "kind": "mechanism",
+            "nodes": n,
+            "max_parents": MAX_PARENTS,
+            "hidden": [h],
+            "outputs": 2,
+            "activation": ACTIVATION,
+            "batch": b,
+        }
+        for b, n, h in shapes
+    ]
+    specs.append(
+        {
+            "kind": "decoder",
+            "widths": [16, 256, 256, 784],
+            "activation": "relu",
+            "out_activation": "sigmoid",
+            "batch": 4096,
+        }
+    )
+    lines = [
+        "## sm_90 compile report (no GPU needed)",
+        "",
+        "Every launch the entry points make at these shapes, compiled ahead of time for "
+        "sm_90 with Triton's bundled ptxas (kernels/_aot.py): registers per thread, spill "
+        "bytes, shared memory, warps and rows per program.",
+        "",
+    ]
     try:
         reports = _aot.report(specs)
     except Exception as err:  # no NVIDIA toolchain in this Triton build
@@ -187,13 +235,20 @@ def compile_section(shapes):
     rows = []
     for r in reports:
         spec = r["spec"]
-        what = (f"mechanism ({spec['batch']}, {spec['nodes']}, {spec['hidden'][0]})"
-                if spec["kind"] == "mechanism" else f"decoder {tuple(spec['widths'])}")
+        what = (
+            f"mechanism ({spec['batch']}, {spec['nodes']}, {spec['hidden'][0]})"
+            if spec["kind"] == "mechanism"
+            else f"decoder {tuple(spec['widths'])}"
+        )
         block = r["constexprs"].get("BB") or f"{r['constexprs'].get('BM')}x{r['constexprs'].get('BN')}"
-        rows.append([what, r["label"], r["kernel"], r["registers"], r["spill_bytes"],
-                     r["shared_bytes"], r["num_warps"], block])
-    lines.append(_harness.table(["workload", "launch", "kernel", "registers", "spill B",
-                                 "shared B", "warps", "rows / tile"], rows))
+        rows.append(
+            [what, r["label"], r["kernel"], r["registers"], r["spill_bytes"], r["shared_bytes"], r["num_warps"], block]
+        )
+    lines.append(
+        _harness.table(
+            ["workload", "launch", "kernel", "registers", "spill B", "shared B", "warps", "rows / tile"], rows
+        )
+    )
     return "\n".join(lines)
 
 
@@ -210,5 +265,6 @@ def main(argv=None):
     if not (args.quick or args.no_compile_report):
         sections.append(compile_section(shapes))
     sections.append(gpu_sections(shapes, network, quick=args.quick))
-    return _harness.write_results(args.out, "kernels (stacked mechanisms and decoder)",
-                                  "\n\n".join(sections), argv=argv or [])
+    return _harness.write_results(
+        args.out, "kernels (stacked mechanisms and decoder)", "\n\n".join(sections), argv=argv or []
+    )

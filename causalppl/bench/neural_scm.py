@@ -70,8 +70,18 @@ def _logprob_rows(sizes, batches, hidden, activations, repeat):
             data = {k: v.to(torch.get_default_dtype()) for k, v in truth.sample(batch, seed=1).items()}
             scm.set_standardization(data)
             t_fast, t_public, t_trace = _timings(scm, data, batch, repeat)
-            rows.append([activation, n_nodes, batch, t_trace * 1e3, t_fast * 1e3, t_trace / t_fast, t_public * 1e3,
-                         t_trace / t_public])
+            rows.append(
+                [
+                    activation,
+                    n_nodes,
+                    batch,
+                    t_trace * 1e3,
+                    t_fast * 1e3,
+                    t_trace / t_fast,
+                    t_public * 1e3,
+                    t_trace / t_public,
+                ]
+            )
     return rows
 
 
@@ -98,8 +108,9 @@ def _problem(num_nodes, n_train, n_units):
 
 def _rmse(cf, cf_true, changed, sd) -> float:
     """RMSE over units of (estimate - truth) / sd(node), averaged over the changed nodes."""
-    return float(np.mean([np.sqrt(np.mean((np.asarray(cf[v]) - np.asarray(cf_true[v])) ** 2)) / sd[v]
-                          for v in changed]))
+    return float(
+        np.mean([np.sqrt(np.mean((np.asarray(cf[v]) - np.asarray(cf_true[v])) ** 2)) / sd[v] for v in changed])
+    )
 
 
 def _ours(truth, train, evidence, do, cf_true, changed, sd, hidden, activation, steps, repeat):
@@ -117,8 +128,13 @@ def _ours(truth, train, evidence, do, cf_true, changed, sd, hidden, activation, 
         batch_s = measure(lambda: scm.counterfactual_rows(rows, do), repeat=repeat, min_time=0.2)
         one_s = measure(lambda: scm.counterfactual_rows(rows[:1], do), repeat=repeat, min_time=0.2)
     cf = {v: cf_rows[:, i].double().numpy() for i, v in enumerate(scm.nodes)}
-    return dict(fit_s=fit_s, rmse=_rmse(cf, cf_true, changed, sd), cf_s=batch_s, single_s=one_s,
-                steps=int(history.step.values[-1]))
+    return dict(
+        fit_s=fit_s,
+        rmse=_rmse(cf, cf_true, changed, sd),
+        cf_s=batch_s,
+        single_s=one_s,
+        steps=int(history.step.values[-1]),
+    )
 
 
 def _warm_up_optimiser() -> None:
@@ -133,19 +149,29 @@ def _gcm(python, truth, train, evidence, do, cf_true, changed, sd, quick):
     names = truth.nodes
     with tempfile.TemporaryDirectory() as tmp:
         inp, out = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
-        np.savez(inp, names=np.array(names), edges=np.array(truth.graph.edges).reshape(-1, 2),
-                 train=np.stack([train[v].numpy() for v in names], 1),
-                 evidence=np.stack([evidence[v].numpy() for v in names], 1),
-                 do_nodes=np.array(list(do)), do_values=np.array(list(do.values())))
-        env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()),
-                   MKL_NUM_THREADS=str(torch.get_num_threads()))
+        np.savez(
+            inp,
+            names=np.array(names),
+            edges=np.array(truth.graph.edges).reshape(-1, 2),
+            train=np.stack([train[v].numpy() for v in names], 1),
+            evidence=np.stack([evidence[v].numpy() for v in names], 1),
+            do_nodes=np.array(list(do)),
+            do_values=np.array(list(do.values())),
+        )
+        env = dict(
+            os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()), MKL_NUM_THREADS=str(torch.get_num_threads())
+        )
         subprocess.run([python, "-m", "causalppl.bench._dowhy_gcm", inp, out], check=True, env=env)
         res = dict(np.load(out, allow_pickle=False))
     rows = {}
     for kind in ("auto", "mlp"):
         cf = {v: res[f"{kind}_cf"][:, i] for i, v in enumerate(names)}
-        rows[kind] = dict(fit_s=float(res[f"{kind}_fit_s"]), rmse=_rmse(cf, cf_true, changed, sd),
-                          cf_s=float(res[f"{kind}_cf_s"]), single_s=float(res[f"{kind}_single_s"]))
+        rows[kind] = dict(
+            fit_s=float(res[f"{kind}_fit_s"]),
+            rmse=_rmse(cf, cf_true, changed, sd),
+            cf_s=float(res[f"{kind}_cf_s"]),
+            single_s=float(res[f"{kind}_single_s"]),
+        )
     return rows, [str(s) for s in res["auto_summary"]]
 
 
@@ -180,25 +206,26 @@ def main(argv: list[str] | None = None) -> None:
         "`silu_backward` recomputes the sigmoid. Root nodes are evaluated on one row in both paths (in the "
         "same blocked call as the others on the fast path). At batch 4,096 most of the time is matrix "
         "products both paths do, so the ratio is lower there.\n",
-        table(["activation", "nodes", "batch", "Pyro trace ms", "fast ms", "ratio", "scm.log_prob ms", "ratio"],
-              rows),
+        table(["activation", "nodes", "batch", "Pyro trace ms", "fast ms", "ratio", "scm.log_prob ms", "ratio"], rows),
     ]
     n_units = 64 if quick else 4096
     problem = _problem(8 if quick else 20, 2000 if quick else 20000, n_units)
     ours_hidden = (16,) if quick else (32, 32)
     ours, table_rows = {}, []
     for activation in activations:
-        r = _ours(*problem, hidden=ours_hidden, activation=activation, steps=50 if quick else 400,
-                  repeat=2 if quick else 7)
+        r = _ours(
+            *problem, hidden=ours_hidden, activation=activation, steps=50 if quick else 400, repeat=2 if quick else 7
+        )
         ours[activation] = r
         label = f"causalppl NeuralSCM (additive, MLP {ours_hidden}, {activation}; {r['steps']} Adam steps of 512 rows)"
-        table_rows.append([label,
-                           r["fit_s"], r["rmse"], n_units / r["cf_s"], r["single_s"] * 1e3])
+        table_rows.append([label, r["fit_s"], r["rmse"], n_units / r["cf_s"], r["single_s"] * 1e3])
     python = None if args.skip_dowhy else _dowhy_python(args.dowhy_python)
     note = ""
     if python is None:
-        note = ("\nDoWhy gcm was not run: dowhy is not importable here and there is no .venv-bench "
-                "(`python -m venv .venv-bench && .venv-bench/bin/pip install dowhy -e .`).\n")
+        note = (
+            "\nDoWhy gcm was not run: dowhy is not importable here and there is no .venv-bench "
+            "(`python -m venv .venv-bench && .venv-bench/bin/pip install dowhy -e .`).\n"
+        )
     else:
         gcm_rows, summary = _gcm(python, *problem, quick)
         for kind, label in (("auto", "DoWhy gcm, auto assignment (GOOD)"), ("mlp", "DoWhy gcm, MLP(32, 32) ANM")):
@@ -207,12 +234,14 @@ def main(argv: list[str] | None = None) -> None:
         a, m = gcm_rows["auto"], gcm_rows["mlp"]
         lines = []
         for activation, r in ours.items():
-            lines.append(f"- ours ({activation}) / gcm: throughput x{a['cf_s'] / r['cf_s']:.1f} vs auto, "
-                         f"x{m['cf_s'] / r['cf_s']:.1f} vs MLP; fit time x{r['fit_s'] / a['fit_s']:.2f} of "
-                         f"auto's, x{r['fit_s'] / m['fit_s']:.2f} of MLP's; one-unit latency "
-                         f"x{a['single_s'] / r['single_s']:.0f} lower than auto's, "
-                         f"x{m['single_s'] / r['single_s']:.0f} lower than MLP's")
-        note = ("\n" + "\n".join(lines) + f"\n\ngcm auto assigned: {', '.join(summary)}.\n")
+            lines.append(
+                f"- ours ({activation}) / gcm: throughput x{a['cf_s'] / r['cf_s']:.1f} vs auto, "
+                f"x{m['cf_s'] / r['cf_s']:.1f} vs MLP; fit time x{r['fit_s'] / a['fit_s']:.2f} of "
+                f"auto's, x{r['fit_s'] / m['fit_s']:.2f} of MLP's; one-unit latency "
+                f"x{a['single_s'] / r['single_s']:.0f} lower than auto's, "
+                f"x{m['single_s'] / r['single_s']:.0f} lower than MLP's"
+            )
+        note = "\n" + "\n".join(lines) + f"\n\ngcm auto assigned: {', '.join(summary)}.\n"
     body += [
         f"\n## Counterfactuals on a known {len(problem[0].nodes)}-node tanh ANM, side by side with DoWhy gcm\n",
         f"`tanh_anm({len(problem[0].nodes)}, seed=0)`, {len(problem[1]['x0'])} training rows, "
@@ -224,5 +253,9 @@ def main(argv: list[str] | None = None) -> None:
         table(["model", "fit s", "cf RMSE (sd)", "cf units/s", "one-unit ms"], table_rows),
         note,
     ]
-    write_results(args.out, "neural_scm (NeuralSCM fast paths vs the Pyro trace and DoWhy gcm)",
-                  "\n".join(body), argv if argv is not None else sys.argv[1:])
+    write_results(
+        args.out,
+        "neural_scm (NeuralSCM fast paths vs the Pyro trace and DoWhy gcm)",
+        "\n".join(body),
+        argv if argv is not None else sys.argv[1:],
+    )

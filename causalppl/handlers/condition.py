@@ -48,13 +48,16 @@ class ConditionMessenger(SiteCheckingMessenger):
             return
         name, fn = msg["name"], msg["fn"]
         if msg["infer"].get("do"):
-            raise CausalError(f"site {name!r} is set by an intervention; it cannot also be observed in the same "
-                              "world (cp.counterfactual observes and intervenes in separate worlds)")
+            raise CausalError(
+                f"site {name!r} is set by an intervention; it cannot also be observed in the same "
+                "world (cp.counterfactual observes and intervenes in separate worlds)"
+            )
         value = site_value(self.data[name], fn, name, "evidence")
         bad = outside_support(value, fn)
         if bad is not None and bool(bad.all()):  # no unit could have produced it, whatever else is drawn
-            raise EvidenceError(f"evidence for site {name!r} is outside the support {fn.support} of its law "
-                                "for every unit")
+            raise EvidenceError(
+                f"evidence for site {name!r} is outside the support {fn.support} of its law for every unit"
+            )
         msg["value"] = value
         msg["is_observed"] = True
 

@@ -54,7 +54,7 @@ def fix_deterministic_event_dim(msg) -> None:
         return
     new = dist.Delta(value, delta.log_density, event_dim=event_dim)
     target = [1] * max(batch_rank, len(new.batch_shape))
-    target[len(target) - len(new.batch_shape):] = new.batch_shape
+    target[len(target) - len(new.batch_shape) :] = new.batch_shape
     for f in frames:
         target[f.dim] = f.size
     msg["fn"] = new.expand(torch.Size(target)).mask(False)

@@ -80,8 +80,12 @@ class DoMessenger(SiteCheckingMessenger):
         msg["is_observed"] = True
         # What a world handler outside needs to redo the intervention with shared noise.
         kinds = [msg["infer"].get("do"), "shift" if is_shift(action) else "hard"]
-        msg["infer"] = {**msg["infer"], "do": "hard" if "hard" in kinds else "shift", "do_law": fn,
-                        "do_actions": (*msg["infer"].get("do_actions", ()), action)}
+        msg["infer"] = {
+            **msg["infer"],
+            "do": "hard" if "hard" in kinds else "shift",
+            "do_law": fn,
+            "do_actions": (*msg["infer"].get("do_actions", ()), action),
+        }
 
 
 def natural_shape(fn) -> torch.Size:

@@ -52,8 +52,10 @@ def apply_action(action, natural: torch.Tensor | None, fn, name: str) -> torch.T
         try:
             target = action(natural)
         except Exception as e:  # noqa: BLE001 - a user's callable: say whose it is
-            raise CausalError(f"the intervention callable for site {name!r} failed on its natural value "
-                              f"(shape {tuple(natural.shape)}): {type(e).__name__}: {e}") from e
+            raise CausalError(
+                f"the intervention callable for site {name!r} failed on its natural value "
+                f"(shape {tuple(natural.shape)}): {type(e).__name__}: {e}"
+            ) from e
         value = site_value(target, fn, name, role="intervention")
         if value.shape != natural.shape:
             value = value.expand(torch.broadcast_shapes(value.shape, natural.shape))

@@ -45,11 +45,23 @@ class TwinWorldMessenger(WorldsMessenger):
         [0.5, 2.5]
     """
 
-    def __init__(self, actions: Mapping | None = None, evidence: Mapping | None = None,
-                 noise: Mapping[str, torch.Tensor] | None = None, dim: int = -4,
-                 factual_actions: Mapping | None = None, **kwargs):
-        super().__init__([factual_actions or {}, actions or {}], evidence=evidence, noise=noise, dim=dim,
-                         evidence_world=FACTUAL, **kwargs)
+    def __init__(
+        self,
+        actions: Mapping | None = None,
+        evidence: Mapping | None = None,
+        noise: Mapping[str, torch.Tensor] | None = None,
+        dim: int = -4,
+        factual_actions: Mapping | None = None,
+        **kwargs,
+    ):
+        super().__init__(
+            [factual_actions or {}, actions or {}],
+            evidence=evidence,
+            noise=noise,
+            dim=dim,
+            evidence_world=FACTUAL,
+            **kwargs,
+        )
 
 
 class PairedWorldsMessenger(WorldsMessenger):

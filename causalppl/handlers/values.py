@@ -63,21 +63,28 @@ def site_value(value, fn, name: str, role: str = "evidence") -> torch.Tensor:
         raise error(f"{role} for site {name!r} contains NaN or inf")
     support = fn.support
     if support.is_discrete and value.is_floating_point() and not torch.equal(value, value.round()):
-        raise error(f"{role} for site {name!r} must be a whole number (a category of its discrete law), "
-                    f"got {_show(value)}")
+        raise error(
+            f"{role} for site {name!r} must be a whole number (a category of its discrete law), got {_show(value)}"
+        )
     ev = tuple(fn.event_shape)
-    if value.dim() < len(ev) or tuple(value.shape[value.dim() - len(ev):]) != ev:
-        raise error(f"{role} for site {name!r} has shape {tuple(value.shape)}, whose trailing dims do not "
-                    f"match the site's event shape {ev}")
+    if value.dim() < len(ev) or tuple(value.shape[value.dim() - len(ev) :]) != ev:
+        raise error(
+            f"{role} for site {name!r} has shape {tuple(value.shape)}, whose trailing dims do not "
+            f"match the site's event shape {ev}"
+        )
     full = tuple(fn.batch_shape) + ev
     for x, y in zip(reversed(value.shape), reversed(full)):
         if x != y and x != 1 and y != 1:
-            raise error(f"{role} for site {name!r} has shape {tuple(value.shape)}, which does not broadcast "
-                        f"with the site's shape {full}")
+            raise error(
+                f"{role} for site {name!r} has shape {tuple(value.shape)}, which does not broadcast "
+                f"with the site's shape {full}"
+            )
     value = value.to(site_dtype(fn))
     if is_static(support) and support is not constraints.real and not bool(support.check(value).all()):
-        raise error(f"{role} for site {name!r} is outside the support {support} of its {_law(fn)} law: "
-                    f"{_show(value[~_broadcast_check(support, value)])}")
+        raise error(
+            f"{role} for site {name!r} is outside the support {support} of its {_law(fn)} law: "
+            f"{_show(value[~_broadcast_check(support, value)])}"
+        )
     return value
 
 
@@ -125,8 +132,11 @@ def _is_integer(t: torch.Tensor) -> bool:
 
 def _law(fn) -> str:
     inner = fn
-    while hasattr(inner, "base_dist") and type(inner).__name__ in ("MaskedDistribution", "ExpandedDistribution",
-                                                                    "Independent"):
+    while hasattr(inner, "base_dist") and type(inner).__name__ in (
+        "MaskedDistribution",
+        "ExpandedDistribution",
+        "Independent",
+    ):
         inner = inner.base_dist
     return type(inner).__name__
 

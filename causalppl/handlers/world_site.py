@@ -45,15 +45,18 @@ def read(msg, worlds) -> Site:
     name, fn = msg["name"], msg["fn"]
     batch, event = fn.batch_shape, fn.event_shape
     if len(batch) < -worlds.dim or batch[worlds.dim] != len(worlds.worlds):
-        raise CausalError(f"site {name!r} is not inside the world plate at dim {worlds.dim}: enter the world "
-                          "handler outside every plate, at a dim left of all of them")
+        raise CausalError(
+            f"site {name!r} is not inside the world plate at dim {worlds.dim}: enter the world "
+            "handler outside every plate, at a dim left of all of them"
+        )
     inner_do = msg["infer"].get("do")
     law = fn if inner_do is None else msg["infer"]["do_law"].expand(batch)
     shared = list(batch)
     shared[worlds.dim] = 1
     observed = inner_do is None and (name in worlds.evidence or msg["is_observed"])
-    return Site(name, msg, fn, noise_model(law, name), batch + event, torch.Size(shared), len(event), observed,
-                inner_do)
+    return Site(
+        name, msg, fn, noise_model(law, name), batch + event, torch.Size(shared), len(event), observed, inner_do
+    )
 
 
 def observe(site: Site, worlds) -> tuple[torch.Tensor, object]:
@@ -102,8 +105,13 @@ def _check_possible(site: Site, worlds, obs: torch.Tensor) -> None:
         bad = torch.isneginf(lp)
     elif bad is not None:
         bad = world_slice(bad, dim, here)
-    _weigh_or_raise(site, worlds, bad, lp, f"is impossible under its law given its parents (outside the support "
-                                           f"{fn.support}, or of probability 0)")
+    _weigh_or_raise(
+        site,
+        worlds,
+        bad,
+        lp,
+        f"is impossible under its law given its parents (outside the support {fn.support}, or of probability 0)",
+    )
 
 
 def _event_mask(bad: torch.Tensor, site: Site) -> torch.Tensor:

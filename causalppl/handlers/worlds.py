@@ -94,8 +94,11 @@ class WorldsMessenger(Messenger):
         elif site.observed:
             value, u = world_site.observe(site, self)
         else:
-            u = self.given_noise[site.name] if site.name in self.given_noise else site.nm.noise_dist(
-                site.shared_shape).sample()
+            u = (
+                self.given_noise[site.name]
+                if site.name in self.given_noise
+                else site.nm.noise_dist(site.shared_shape).sample()
+            )
             value = site.nm.push(u)
         value = value.expand(site.shape)
         for world, actions in enumerate(self.worlds):

@@ -76,8 +76,9 @@ def _tensor(name: str, value) -> torch.Tensor:
 def _check_column(name: str, t: torch.Tensor, spec: ColumnSpec, dtype: torch.dtype) -> torch.Tensor:
     if t.dtype == torch.bool:
         t = t.to(dtype)
-    if t.is_complex() or not (t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32,
-                                                                   torch.int64, torch.uint8)):
+    if t.is_complex() or not (
+        t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
+    ):
         raise CausalError(f"column {name!r} has dtype {t.dtype}; expected real numbers")
     if t.dim() != 1 + len(spec.shape) or tuple(t.shape[1:]) != spec.shape:
         want = "(n" + "".join(f", {d}" for d in spec.shape) + ("," if not spec.shape else "") + ")"

@@ -108,31 +108,69 @@ def fit(
         (('step',), True)
     """
     checks.model(model)
-    eval_every = _check_args(steps, lr, batch_size, holdout, eval_every, patience, clip_norm, schedule,
-                             min_lr_ratio, weight_decay, num_particles, seed)
+    eval_every = _check_args(
+        steps,
+        lr,
+        batch_size,
+        holdout,
+        eval_every,
+        patience,
+        clip_norm,
+        schedule,
+        min_lr_ratio,
+        weight_decay,
+        num_particles,
+        seed,
+    )
     latent = _names(latent, "latent")
     with seeded(seed):
         generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ()).item()))
-        objective = make_objective(model, data, guide=guide, latent=latent, ignore_extra=ignore_extra,
-                                   num_particles=num_particles)
+        objective = make_objective(
+            model, data, guide=guide, latent=latent, ignore_extra=ignore_extra, num_particles=num_particles
+        )
         try:
             if early_stopping is None:
                 early_stopping = objective.method == "mle" or guide is not None
-            return _optimise(objective, steps=steps, lr=lr, batch_size=batch_size, holdout=holdout,
-                             eval_every=eval_every, patience=patience if early_stopping else None,
-                             clip_norm=clip_norm,
-                             schedule=schedule, min_lr_ratio=min_lr_ratio, weight_decay=weight_decay,
-                             progress=sys.stderr.isatty() if progress is None else progress,
-                             generator=generator)
+            return _optimise(
+                objective,
+                steps=steps,
+                lr=lr,
+                batch_size=batch_size,
+                holdout=holdout,
+                eval_every=eval_every,
+                patience=patience if early_stopping else None,
+                clip_norm=clip_norm,
+                schedule=schedule,
+                min_lr_ratio=min_lr_ratio,
+                weight_decay=weight_decay,
+                progress=sys.stderr.isatty() if progress is None else progress,
+                generator=generator,
+            )
         finally:
             objective.close()
 
 
-def _check_args(steps, lr, batch_size, holdout, eval_every, patience, clip_norm, schedule, min_lr_ratio,
-                weight_decay, num_particles, seed) -> int:
+def _check_args(
+    steps,
+    lr,
+    batch_size,
+    holdout,
+    eval_every,
+    patience,
+    clip_norm,
+    schedule,
+    min_lr_ratio,
+    weight_decay,
+    num_particles,
+    seed,
+) -> int:
     """Every optimiser argument through the one checker; returns ``eval_every``."""
-    for name, v in (("steps", steps), ("batch_size", batch_size), ("patience", patience),
-                    ("num_particles", num_particles)):
+    for name, v in (
+        ("steps", steps),
+        ("batch_size", batch_size),
+        ("patience", patience),
+        ("num_particles", num_particles),
+    ):
         checks.positive_int(v, name)
     checks.positive_number(lr, "lr")
     checks.fraction(holdout, "holdout")
@@ -151,8 +189,22 @@ def _names(names, argument: str) -> list[str]:
     return list(names)
 
 
-def _optimise(objective, *, steps, lr, batch_size, holdout, eval_every, patience, clip_norm, schedule,
-              min_lr_ratio, weight_decay, progress, generator):
+def _optimise(
+    objective,
+    *,
+    steps,
+    lr,
+    batch_size,
+    holdout,
+    eval_every,
+    patience,
+    clip_norm,
+    schedule,
+    min_lr_ratio,
+    weight_decay,
+    progress,
+    generator,
+):
     n = objective.num_rows
     perm = torch.randperm(n, generator=generator)
     n_held = int(round(holdout * n)) if n >= 20 else 0
@@ -162,8 +214,11 @@ def _optimise(objective, *, steps, lr, batch_size, holdout, eval_every, patience
         warnings.filterwarnings("ignore", message="Encountered NaN", category=UserWarning)
         params = objective.parameters()
     optim = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=steps, eta_min=lr * min_lr_ratio)
-             if schedule == "cosine" else None)
+    sched = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optim, T_max=steps, eta_min=lr * min_lr_ratio)
+        if schedule == "cosine"
+        else None
+    )
     from tqdm.auto import tqdm
 
     bar = tqdm(total=steps, disable=not progress, desc="fit", leave=False)
@@ -178,7 +233,7 @@ def _optimise(objective, *, steps, lr, batch_size, holdout, eval_every, patience
             else:
                 if cursor + batch_size > len(train):
                     order, cursor = torch.randperm(len(train), generator=generator), 0
-                rows = order[cursor: cursor + batch_size]
+                rows = order[cursor : cursor + batch_size]
                 cursor += batch_size
             optim.zero_grad(set_to_none=True)
             with warnings.catch_warnings():
@@ -212,8 +267,9 @@ def _optimise(objective, *, steps, lr, batch_size, holdout, eval_every, patience
                 if n_held and patience is not None:
                     # Patience counts evaluations without a real improvement (beyond 1e-4 relative);
                     # the parameters kept are those of the lowest held-out loss, however small its lead.
-                    bad = 0 if held_loss < best - 1e-4 * max(1.0, abs(best) if math.isfinite(best) else 1.0) \
-                        else bad + 1
+                    bad = (
+                        0 if held_loss < best - 1e-4 * max(1.0, abs(best) if math.isfinite(best) else 1.0) else bad + 1
+                    )
                     if held_loss < best:
                         best, best_step = held_loss, step
                         best_state = [p.detach().clone() for p in params]

@@ -53,8 +53,9 @@ class GuidedELBO(Objective):
 
         columns = as_columns(data)
         observed = {n for n in specs if n in columns}
-        probe_rows = as_tensors({k: v for k, v in columns.items() if k in observed}, {k: specs[k] for k in observed},
-                                ignore_extra=True)[0]
+        probe_rows = as_tensors(
+            {k: v for k, v in columns.items() if k in observed}, {k: specs[k] for k in observed}, ignore_extra=True
+        )[0]
         kwargs = required_observations(self.guide, probe_rows)
         sampled = guide_sites(self.guide, {k: probe_rows[k][:2] for k in kwargs})
         info = self.info
@@ -64,11 +65,15 @@ class GuidedELBO(Objective):
         unknown = sorted(sampled - set(info.names))
         if unknown:
             raise CausalError(f"the guide samples {unknown}, which the model never samples; sites: {info.names}")
-        latent = {n for n in info.names if n not in observed and n not in info.observed and not info.is_deterministic(n)}
+        latent = {
+            n for n in info.names if n not in observed and n not in info.observed and not info.is_deterministic(n)
+        }
         missing = sorted(latent - sampled)
         if missing:
-            raise CausalError(f"the guide does not sample latent site(s) {missing}; data has no column for them "
-                              "either: the guide must draw every latent site")
+            raise CausalError(
+                f"the guide does not sample latent site(s) {missing}; data has no column for them "
+                "either: the guide must draw every latent site"
+            )
         return sampled
 
     def _rows(self, idx):
@@ -136,4 +141,3 @@ class GuidedELBO(Objective):
             guide_tr = poutine.trace(self._guide).get_trace(batch)
             model_tr = poutine.trace(poutine.replay(self._model, trace=guide_tr)).get_trace(batch)
         return first_non_finite(model_tr, guide_tr)
-

@@ -179,8 +179,11 @@ class _ELBO(Objective):
 
     def _heldout_loglik(self, rows, k):
         m = len(rows)
-        with poutine.trace() as tr, pyro.plate("particles", k, dim=self.unit_dim - 1), \
-                pyro.plate("unit", m, dim=self.unit_dim):
+        with (
+            poutine.trace() as tr,
+            pyro.plate("particles", k, dim=self.unit_dim - 1),
+            pyro.plate("unit", m, dim=self.unit_dim),
+        ):
             poutine.condition(self.program, self._placed(rows))()
         lp = torch.zeros(k, m)
         right = -self.unit_dim - 1  # plate dims of the program, right of the unit dim

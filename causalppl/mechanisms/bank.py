@@ -22,6 +22,7 @@ from ..errors import CausalError
 
 __all__ = ["ACTIVATIONS", "MechanismBank", "activation_fn", "stacked_mlp"]
 
+
 def stacked_mlp(h: torch.Tensor, weights, biases, act) -> torch.Tensor:
     """Node-major stacked MLP: ``h [M, B, in]`` through per-net layers -> ``[M, B, out]``."""
     last = len(weights) - 1
@@ -82,7 +83,7 @@ class MechanismBank(PyroModule):
                 weight[m].uniform_(-bound, bound)
                 bias[m].uniform_(-bound, bound)
                 if layer == 0:
-                    weight[m, self.fan_in[m]:] = 0.0  # padding slots never matter; keep them 0
+                    weight[m, self.fan_in[m] :] = 0.0  # padding slots never matter; keep them 0
             setattr(self, f"weight_{layer}", torch.nn.Parameter(weight))
             setattr(self, f"bias_{layer}", torch.nn.Parameter(bias))
         self.scale_dims = int(scale_dims)

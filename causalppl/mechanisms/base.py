@@ -27,8 +27,10 @@ def as_inputs(parents, in_features: int) -> torch.Tensor:
             raise CausalError(f"the mechanism takes {in_features} parent values, got none")
         return torch.zeros(0)
     if isinstance(parents, (list, tuple)):
-        values = [torch.as_tensor(p, dtype=torch.get_default_dtype()) if not isinstance(p, torch.Tensor) else p
-                  for p in parents]
+        values = [
+            torch.as_tensor(p, dtype=torch.get_default_dtype()) if not isinstance(p, torch.Tensor) else p
+            for p in parents
+        ]
         shape = torch.broadcast_shapes(*(v.shape for v in values))
         parents = torch.stack([v.expand(shape) for v in values], -1)
     if not isinstance(parents, torch.Tensor):

@@ -56,8 +56,9 @@ def _block_rows(h: torch.Tensor, weights) -> int:
     return ROWS if h.shape[0] * h.shape[1] * width >= _MIN_ELEMENTS else h.shape[1]
 
 
-def blocked_mlp(h: torch.Tensor, weights, biases, activation: str, rows: int | None = None,
-                roots: int = 0) -> torch.Tensor:
+def blocked_mlp(
+    h: torch.Tensor, weights, biases, activation: str, rows: int | None = None, roots: int = 0
+) -> torch.Tensor:
     """:func:`reference_mlp` in row blocks, with a hand-written backward.
 
     Args:
@@ -149,7 +150,7 @@ def _forward(h, activation, rows, weights, biases, keep: bool):
         flats, views = [flat for flat, _ in leased], [view for _, view in leased]
     else:
         flats, views = [], [scratch(name, h, (1, *shape)) for name, shape in wanted]
-    saved, sigs = views[: len(shapes)], views[len(shapes):] or [None] * len(shapes)
+    saved, sigs = views[: len(shapes)], views[len(shapes) :] or [None] * len(shapes)
     w_last = weights[-1].transpose(1, 2)  # the last layer runs transposed: [M, out, in]
     out_t = h.new_empty(blocks, nets, w_last.shape[1], rows)
     bias = [b.unsqueeze(1) for b in biases[:-1]]
@@ -174,8 +175,9 @@ def _run(h, activation, rows, roots, weights, biases, keep: bool):
         parts.append((slice(roots, nets), h, rows))
     outs, pieces, flats = [], [], []
     for sl, x, r in parts:
-        out, hb, saved, sigs, leased = _forward(x, activation, r, [w[sl] for w in weights], [b[sl] for b in biases],
-                                                keep)
+        out, hb, saved, sigs, leased = _forward(
+            x, activation, r, [w[sl] for w in weights], [b[sl] for b in biases], keep
+        )
         outs.append(out.expand(out.shape[0], batch, out.shape[-1]))
         pieces.append((sl, hb, saved, sigs))
         flats += leased
@@ -212,9 +214,17 @@ class _BlockedMLP(torch.autograd.Function):
         g_h = None
         for sl, hb, saved, sigs in pieces:
             root = sl.start < ctx.roots
-            found = _backward_piece(grad[sl].sum(1, keepdim=True) if root else grad[sl], hb, saved, sigs,
-                                    [w[sl] for w in weights], act, [g[sl] for g in g_w], [g[sl] for g in g_b],
-                                    want_input=not root and ctx.needs_input_grad[0])
+            found = _backward_piece(
+                grad[sl].sum(1, keepdim=True) if root else grad[sl],
+                hb,
+                saved,
+                sigs,
+                [w[sl] for w in weights],
+                act,
+                [g[sl] for g in g_w],
+                [g[sl] for g in g_b],
+                want_input=not root and ctx.needs_input_grad[0],
+            )
             g_h = found if found is not None else g_h
         give_back(flats, versions)
         if g_h is not None:
@@ -241,8 +251,11 @@ def _backward_piece(grad, hb, saved, sigs, weights, act, g_w, g_b, want_input: b
                 g_b[i] += gt.sum(-1)
                 g_w[i].baddbmm_(gt, inp)
                 if into is not None:  # one output column: an outer product
-                    g = (torch.mul(gt.transpose(1, 2), w_t[i], out=into) if gt.shape[1] == 1
-                         else torch.bmm(gt.transpose(1, 2), w_t[i], out=into))
+                    g = (
+                        torch.mul(gt.transpose(1, 2), w_t[i], out=into)
+                        if gt.shape[1] == 1
+                        else torch.bmm(gt.transpose(1, 2), w_t[i], out=into)
+                    )
             else:
                 g_b[i] += g.sum(1)
                 g_w[i].baddbmm_(inp.transpose(1, 2), g)
@@ -262,7 +275,6 @@ def _reference_backward(ctx, grad, h, weights, biases):
     needs = [ctx.needs_input_grad[0], *ctx.needs_input_grad[4:]]  # skip activation, rows, roots
     with torch.enable_grad():
         out = reference_mlp(h, weights, biases, ctx.activation, ctx.roots)
-        found = iter(torch.autograd.grad(out, [t for t, need in zip(inputs, needs) if need], grad,
-                                         create_graph=True))
+        found = iter(torch.autograd.grad(out, [t for t, need in zip(inputs, needs) if need], grad, create_graph=True))
     grads = [next(found) if need else None for need in needs]
     return (grads[0], None, None, None, *grads[1:])

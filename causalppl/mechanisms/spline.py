@@ -38,8 +38,14 @@ def _knots(raw: torch.Tensor, bins: int, bound: float) -> tuple[torch.Tensor, to
     knots = F.pad(torch.cumsum(size, -1), (1, 0))
     knots = 2 * bound * knots - bound
     # Exact ends, whatever the rounding of the cumulative sum.
-    knots = torch.cat([knots.new_full(knots.shape[:-1] + (1,), -bound), knots[..., 1:-1],
-                       knots.new_full(knots.shape[:-1] + (1,), bound)], -1)
+    knots = torch.cat(
+        [
+            knots.new_full(knots.shape[:-1] + (1,), -bound),
+            knots[..., 1:-1],
+            knots.new_full(knots.shape[:-1] + (1,), bound),
+        ],
+        -1,
+    )
     return knots, knots[..., 1:] - knots[..., :-1]
 
 
@@ -71,7 +77,7 @@ def rq_spline(
     shape = torch.broadcast_shapes(x.shape, params.shape[:-1])
     x = x.expand(shape)
     params = params.expand(shape + params.shape[-1:])
-    raw_w, raw_h, raw_d = params[..., :bins], params[..., bins: 2 * bins], params[..., 2 * bins:]
+    raw_w, raw_h, raw_d = params[..., :bins], params[..., bins : 2 * bins], params[..., 2 * bins :]
     cw, widths = _knots(raw_w, bins, bound)
     ch, heights = _knots(raw_h, bins, bound)
     slopes = MIN_DERIVATIVE + F.softplus(raw_d + _UNIT)

@@ -35,11 +35,7 @@ def shd(graph_true, graph_hat, *, nodes: Iterable[str] | None = None) -> int:
     b = as_pdag(graph_hat, "graph_hat", names)
     _same_nodes(a, b)
     ordered = list(a.nodes)
-    return sum(
-        a.status(u, v) != b.status(u, v)
-        for i, u in enumerate(ordered)
-        for v in ordered[i + 1:]
-    )
+    return sum(a.status(u, v) != b.status(u, v) for i, u in enumerate(ordered) for v in ordered[i + 1 :])
 
 
 def shd_cpdag(graph_true, graph_hat, *, nodes: Iterable[str] | None = None) -> int:
@@ -52,8 +48,7 @@ def shd_cpdag(graph_true, graph_hat, *, nodes: Iterable[str] | None = None) -> i
         3
     """
     names = list(nodes) if nodes is not None else None
-    return shd(cpdag(as_pdag(graph_true, "graph_true", names)),
-               cpdag(as_pdag(graph_hat, "graph_hat", names)))
+    return shd(cpdag(as_pdag(graph_true, "graph_true", names)), cpdag(as_pdag(graph_hat, "graph_hat", names)))
 
 
 def _same_nodes(a: PDAG, b: PDAG) -> None:
@@ -61,6 +56,5 @@ def _same_nodes(a: PDAG, b: PDAG) -> None:
         only_a = sorted(set(a.nodes) - set(b.nodes))
         only_b = sorted(set(b.nodes) - set(a.nodes))
         raise CausalError(
-            f"graph_true and graph_hat have different nodes: only in graph_true {only_a}, "
-            f"only in graph_hat {only_b}"
+            f"graph_true and graph_hat have different nodes: only in graph_true {only_a}, only in graph_hat {only_b}"
         )

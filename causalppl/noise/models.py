@@ -102,8 +102,11 @@ class LocScaleNoise(NoiseModel):
     def abduct_slice(self, x, dim, index):
         # The slice alone: the same numbers as slicing the whole abduction, for its share of the work.
         loc, scale = self.loc, self.scale
-        if isinstance(loc, torch.Tensor) and isinstance(scale, torch.Tensor) \
-                and min(x.dim(), loc.dim(), scale.dim()) >= -dim:
+        if (
+            isinstance(loc, torch.Tensor)
+            and isinstance(scale, torch.Tensor)
+            and min(x.dim(), loc.dim(), scale.dim()) >= -dim
+        ):
             return (_narrow(x, dim, index) - _narrow(loc, dim, index)) / _narrow(scale, dim, index)
         return super().abduct_slice(x, dim, index)
 
@@ -122,9 +125,7 @@ class QuantileNoise(NoiseModel):
     def noise_dist(self, batch_shape):
         dtype = _dtype_of(self.fn)
         zero = torch.zeros((), dtype=dtype)
-        return dist.Uniform(zero, zero + 1).expand(batch_shape + self.fn.event_shape).to_event(
-            len(self.fn.event_shape)
-        )
+        return dist.Uniform(zero, zero + 1).expand(batch_shape + self.fn.event_shape).to_event(len(self.fn.event_shape))
 
     def push(self, u):
         return self.fn.icdf(u)

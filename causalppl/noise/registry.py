@@ -139,8 +139,10 @@ def noise_model(fn: tdist.Distribution, site: str = "?") -> NoiseModel:
     """
     nm = _dispatch(fn, site)
     if not isinstance(nm, NoiseModel):
-        raise CausalError(f"the noise form registered for {type(fn).__name__} returned {type(nm).__name__}, "
-                          "not a causalppl.noise.NoiseModel")
+        raise CausalError(
+            f"the noise form registered for {type(fn).__name__} returned {type(nm).__name__}, "
+            "not a causalppl.noise.NoiseModel"
+        )
     nm.site = site
     return nm
 
@@ -169,8 +171,12 @@ def _standard(fn) -> tdist.Distribution:
     return cls(zero, zero + 1)
 
 
-_PYRO_TWIN = {tdist.Normal: dist.Normal, tdist.Laplace: dist.Laplace, tdist.Cauchy: dist.Cauchy,
-              tdist.Gumbel: dist.Gumbel}
+_PYRO_TWIN = {
+    tdist.Normal: dist.Normal,
+    tdist.Laplace: dist.Laplace,
+    tdist.Cauchy: dist.Cauchy,
+    tdist.Gumbel: dist.Gumbel,
+}
 
 
 @register(tdist.Normal)

@@ -33,12 +33,21 @@ from ..errors import CausalError
 __all__ = ["guarded"]
 
 _HINTS = (
-    ("ambiguous", "a Python `if` on a sampled value (or `bool(tensor)`) only works for one unit; queries run "
-                  "the model vectorised over samples, worlds and units, so write it with torch.where"),
-    ("shape mismatch", "a site's batch shape does not broadcast with the plates the query adds (sample, world, "
-                       "unit) on the left: build values by broadcasting, not by torch.stack/cat along dim 0"),
-    ("must match the size", "a value's shape does not broadcast with the plates the query adds (sample, world, "
-                            "unit) on the left: build values by broadcasting, not by fixed-size reshapes"),
+    (
+        "ambiguous",
+        "a Python `if` on a sampled value (or `bool(tensor)`) only works for one unit; queries run "
+        "the model vectorised over samples, worlds and units, so write it with torch.where",
+    ),
+    (
+        "shape mismatch",
+        "a site's batch shape does not broadcast with the plates the query adds (sample, world, "
+        "unit) on the left: build values by broadcasting, not by torch.stack/cat along dim 0",
+    ),
+    (
+        "must match the size",
+        "a value's shape does not broadcast with the plates the query adds (sample, world, "
+        "unit) on the left: build values by broadcasting, not by fixed-size reshapes",
+    ),
     ("expand", "a value's shape does not broadcast with the plates the query adds (sample, world, unit)"),
 )
 

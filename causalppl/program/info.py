@@ -44,8 +44,11 @@ class ProgramInfo:
         Intervened (``cp.do``) and ``pyro.deterministic`` sites also carry values, but they
         are not evidence about the unit's noise.
         """
-        return {n for n, s in self.sites.items()
-                if s["is_observed"] and not s["infer"].get("do") and not s["infer"].get("_deterministic")}
+        return {
+            n
+            for n, s in self.sites.items()
+            if s["is_observed"] and not s["infer"].get("do") and not s["infer"].get("_deterministic")
+        }
 
     @property
     def names(self) -> list[str]:
@@ -91,8 +94,11 @@ class ProgramInfo:
             fn, then = site["fn"], self.sites[name]["fn"]
             k = len(then.batch_shape)
             frames = {f.dim: f.name for f in site["cond_indep_stack"] if f.vectorized and f.dim > self.first_free_dim}
-            if (fn.event_shape != then.event_shape or fn.batch_shape[len(fn.batch_shape) - k:] != then.batch_shape
-                    or frames != self.frames(name)):
+            if (
+                fn.event_shape != then.event_shape
+                or fn.batch_shape[len(fn.batch_shape) - k :] != then.batch_shape
+                or frames != self.frames(name)
+            ):
                 raise StaleProbe(f"site {name!r} changed shape or plates")
 
     def check_names(self, names, role: str) -> None:
@@ -104,8 +110,10 @@ class ProgramInfo:
         """Sites the program observes itself cannot be given again as ``role``."""
         twice = sorted(set(names) & self.observed)
         if twice:
-            raise EvidenceError(f"site(s) {twice} are already observed inside the program (obs= or cp.condition); "
-                                f"they cannot also be {role}")
+            raise EvidenceError(
+                f"site(s) {twice} are already observed inside the program (obs= or cp.condition); "
+                f"they cannot also be {role}"
+            )
 
     def place(self, name: str, value, role: str = "evidence") -> tuple[torch.Tensor, int | None]:
         """Validate a per-site value; returns it shaped for the unit plate, and the unit count.

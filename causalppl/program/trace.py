@@ -72,11 +72,7 @@ def _trace(model, args, kwargs, track: bool):
         tracker = _TrackProvenance() if track else Messenger()
         with poutine.trace() as tr, tracker, UniqueSites(), DeterministicShapeMessenger():
             guarded(model)(*args, **kwargs)
-    sites = {
-        name: site
-        for name, site in tr.trace.nodes.items()
-        if is_model_site(site)
-    }
+    sites = {name: site for name, site in tr.trace.nodes.items() if is_model_site(site)}
     if not track:
         return sites, None
     parents: dict[str, list[str]] = {}
@@ -116,9 +112,12 @@ def exogenous_sites(sites: dict[str, dict], parents: dict[str, list[str]]) -> se
         if not _is_deterministic(site):
             continue
         cands = [
-            p for p in parents[child]
+            p
+            for p in parents[child]
             if sites[p]["infer"].get("exogenous") is None
-            and not parents[p] and not _is_deterministic(sites[p]) and children[p] == [child]
+            and not parents[p]
+            and not _is_deterministic(sites[p])
+            and children[p] == [child]
         ]
         out.update(p for p in cands if _NOISE_NAME.search(p))
     return out

@@ -23,8 +23,10 @@ def batched_counterfactual(paths, evidence, do, num_samples, seed, attrs):
     rows = units or 1
     reps = 1 if paths.deterministic_abduction else num_samples
     values = {k: _rows(v, rows).repeat((reps,) + (1,) * (v.dim() - 1)) for k, v in values.items()}
-    actions = {k: _rows(v, rows).repeat((reps,) + (1,) * (v.dim() - 1)) if isinstance(v, torch.Tensor) else v
-               for k, v in actions.items()}
+    actions = {
+        k: _rows(v, rows).repeat((reps,) + (1,) * (v.dim() - 1)) if isinstance(v, torch.Tensor) else v
+        for k, v in actions.items()
+    }
     with seeded(seed):
         answer = paths.counterfactual(values, actions)
     if answer is None:

@@ -88,8 +88,11 @@ def counterfactual(
     checks.seed(seed)
     abduction = checks.choice(abduction, "abduction", ("auto", "exact", "importance", "svi", "amortized"))
     model_kwargs = checks.mapping(model_kwargs, "model_kwargs", keys="argument name")
-    options = {k: v for k, v in (("num_particles", num_particles), ("svi_steps", svi_steps), ("svi_lr", svi_lr))
-               if v is not None}
+    options = {
+        k: v
+        for k, v in (("num_particles", num_particles), ("svi_steps", svi_steps), ("svi_lr", svi_lr))
+        if v is not None
+    }
     attrs = dict(query="counterfactual", do=repr(do), evidence=",".join(evidence), seed=-1 if seed is None else seed)
     paths = paths_for(model, model_args, model_kwargs) if abduction in ("auto", "exact") and guide is None else None
     if paths is not None and set(evidence) == set(paths.names):
@@ -99,8 +102,7 @@ def counterfactual(
 
     def query(info):
         with seeded(seed):
-            return _answer(info, model, evidence, do, num_samples, abduction, guide, options, model_args,
-                           model_kwargs)
+            return _answer(info, model, evidence, do, num_samples, abduction, guide, options, model_args, model_kwargs)
 
     values, info, lead, found, flags = probed(model, model_args, model_kwargs, query)
     attrs.update(found)
@@ -163,4 +165,3 @@ def _with_units(model, units, unit_dim, args, kwargs):
             return model(*args, **kwargs)
 
     return program
-

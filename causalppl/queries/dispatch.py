@@ -48,12 +48,16 @@ def place_values(paths: BatchedPaths, values: dict, role: str) -> tuple[dict, in
         elif t.dim() == len(event) + 1:
             checked[name], sizes[name] = t, t.shape[0]
         else:
-            raise EvidenceError(f"{role} for site {name!r} has shape {tuple(t.shape)}; expected {event} for one unit "
-                                f"or (n, *{event}) for n units")
+            raise EvidenceError(
+                f"{role} for site {name!r} has shape {tuple(t.shape)}; expected {event} for one unit "
+                f"or (n, *{event}) for n units"
+            )
     counts = set(sizes.values())
     if len(counts) > 1:
         raise EvidenceError(f"{role} values disagree on the number of units: {sizes}")
     n = counts.pop() if counts else None
-    out = {name: (t if not isinstance(t, torch.Tensor) or name in sizes else t.expand((n or 1,) + t.shape))
-           for name, t in checked.items()}
+    out = {
+        name: (t if not isinstance(t, torch.Tensor) or name in sizes else t.expand((n or 1,) + t.shape))
+        for name, t in checked.items()
+    }
     return out, n

@@ -64,8 +64,12 @@ def effect(
             return found
 
     def query(info):
-        _check_outcome(outcome, info.names, len(info.event_shape(outcome)) if outcome in info.sites else 0,
-                       info.frames(outcome) if outcome in info.sites else {})
+        _check_outcome(
+            outcome,
+            info.names,
+            len(info.event_shape(outcome)) if outcome in info.sites else 0,
+            info.frames(outcome) if outcome in info.sites else {},
+        )
         info.check_names(do, "intervention")
         info.check_names(baseline, "intervention")
         sample_dim = info.first_free_dim
@@ -92,8 +96,10 @@ def _check_outcome(outcome, names, event_rank, frames):
         raise CausalError(f"outcome {outcome!r} is not a site of the program; sites: {names}")
     if event_rank or frames:
         where = f"has {event_rank} event dim(s)" if event_rank else f"sits in plate(s) {sorted(frames.values())}"
-        raise CausalError(f"outcome {outcome!r} {where}: cp.effect averages one number per unit; select the number "
-                          "you mean in the model (e.g. a pyro.deterministic site), or use cp.sample and average")
+        raise CausalError(
+            f"outcome {outcome!r} {where}: cp.effect averages one number per unit; select the number "
+            "you mean in the model (e.g. a pyro.deterministic site), or use cp.sample and average"
+        )
 
 
 def _batched(paths, outcome, do, baseline, num_samples, seed):

@@ -16,8 +16,7 @@ def layout_of(info, names) -> dict[str, tuple[int, tuple]]:
     return {n: (len(info.event_shape(n)), tuple(info.frames(n).items())) for n in names}
 
 
-def to_dataset(values: dict[str, torch.Tensor], layout, lead: list[tuple[str, int, int]], coords=None,
-               attrs=None):
+def to_dataset(values: dict[str, torch.Tensor], layout, lead: list[tuple[str, int, int]], coords=None, attrs=None):
     """Label each site's value.
 
     Args:

@@ -44,7 +44,11 @@ def report(found: dict[str, float], attrs: dict | None, what: str) -> None:
     loud = {s: f for s, f in found.items() if f > WARN_FRACTION}
     if loud:
         listing = ", ".join(f"{s!r} for {f:.0%} of them" for s, f in loud.items())
-        warnings.warn(CausalWarning(
-            f"{what} puts units where the intervened site's own law given its parents almost never goes "
-            f"(outside its central {1 - LEVEL:.0%}): {listing}. The answer there extrapolates the model beyond "
-            "what its data showed; check the overlap (attrs['extrapolation_<site>'])"), stacklevel=3)
+        warnings.warn(
+            CausalWarning(
+                f"{what} puts units where the intervened site's own law given its parents almost never goes "
+                f"(outside its central {1 - LEVEL:.0%}): {listing}. The answer there extrapolates the model beyond "
+                "what its data showed; check the overlap (attrs['extrapolation_<site>'])"
+            ),
+            stacklevel=3,
+        )

@@ -76,8 +76,7 @@ def sample(
             values, flags = answer
             overlap.report(overlap.fractions(flags, lambda s: bool(paths.parents(s))), attrs, f"do({_names(do)})")
             layout = {n: (len(paths.prototype(n).event_shape), ()) for n in paths.names}
-            return to_dataset({n: values[n] for n in paths.names}, layout, [("sample", -1, num_samples)],
-                              attrs=attrs)
+            return to_dataset({n: values[n] for n in paths.names}, layout, [("sample", -1, num_samples)], attrs=attrs)
     program = guarded(DoMessenger(do)(model) if do else model)
     with seeded(seed):
         info = probe(program, model_args, model_kwargs)

@@ -40,11 +40,11 @@ class Group:
     @cached_property
     def rest_index(self) -> torch.Tensor:
         """The parent gathers of the non-root nets."""
-        return self.index[self.roots:]
+        return self.index[self.roots :]
 
     @cached_property
     def rest_mask(self) -> torch.Tensor:
-        return self.mask[self.roots:]
+        return self.mask[self.roots :]
 
 
 def group(scm, nodes: tuple[str, ...]) -> Group:
@@ -141,7 +141,7 @@ def _loc_scale(g: Group, out: torch.Tensor, fixed):
 
 
 def _spline_params(snap: Snapshot, out: torch.Tensor) -> torch.Tensor:
-    return out[..., 2: 2 + spline_param_count(snap.bins)]
+    return out[..., 2 : 2 + spline_param_count(snap.bins)]
 
 
 def abduct_bank(snap: Snapshot, g: Group, outputs, x: torch.Tensor):
@@ -154,8 +154,7 @@ def abduct_bank(snap: Snapshot, g: Group, outputs, x: torch.Tensor):
         u, logdet = rq_spline(z, _spline_params(snap, out), snap.bound, inverse=True)
     elif g.flow_rows is not None:
         rows = g.flow_rows
-        uf, lf = rq_spline(z.index_select(0, rows), _spline_params(snap, out.index_select(0, rows)),
-                           snap.bound, True)
+        uf, lf = rq_spline(z.index_select(0, rows), _spline_params(snap, out.index_select(0, rows)), snap.bound, True)
         u = z.index_copy(0, rows, uf)
         logdet = torch.zeros_like(z).index_copy(0, rows, lf)
     lp = -0.5 * u * u - _LOG_SQRT_2PI - torch.log(scale)

@@ -20,8 +20,12 @@ from . import fast
 
 __all__ = ["NeuralSCMPaths"]
 
-_NOISE_FORMS = {ADDITIVE: "LocScaleNoise", LOCATION_SCALE: "LocScaleNoise", FLOW: "Transformed(LocScaleNoise)",
-                CATEGORICAL: "GumbelMax(categorical)"}
+_NOISE_FORMS = {
+    ADDITIVE: "LocScaleNoise",
+    LOCATION_SCALE: "LocScaleNoise",
+    FLOW: "Transformed(LocScaleNoise)",
+    CATEGORICAL: "GumbelMax(categorical)",
+}
 
 
 class NeuralSCMPaths(BatchedPaths):
@@ -71,8 +75,10 @@ class NeuralSCMPaths(BatchedPaths):
         num = max(set(known), key=known.count) if known else None  # the size most nodes agree on
         for k, size in sizes.items():
             if size != num:
-                raise CausalError(f"noise for node {k!r} has shape {tuple(torch.as_tensor(noise[k]).shape)}; the "
-                                  f"other nodes' noise has {num} rows")
+                raise CausalError(
+                    f"noise for node {k!r} has shape {tuple(torch.as_tensor(noise[k]).shape)}; the "
+                    f"other nodes' noise has {num} rows"
+                )
         values = fast.sample(self.scm, num, do=do, noise=noise)
         return values, self._flags(values, do)
 

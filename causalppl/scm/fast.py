@@ -23,8 +23,17 @@ from ..rng import seeded
 from . import kernel_route
 from ._stacked import abduct_bank, group, push_bank, raw, snapshot
 
-__all__ = ["abduct", "affected", "counterfactual", "counterfactual_rows", "encode_all", "log_prob",
-           "log_prob_encoded", "sample", "table"]
+__all__ = [
+    "abduct",
+    "affected",
+    "counterfactual",
+    "counterfactual_rows",
+    "encode_all",
+    "log_prob",
+    "log_prob_encoded",
+    "sample",
+    "table",
+]
 
 
 # -- data in -----------------------------------------------------------------------------------
@@ -146,8 +155,13 @@ def _plan(scm, todo: frozenset) -> list[tuple[tuple[str, ...], list[str]]]:
     key = ("plan", todo)
     found = scm._groups.get(key)
     if found is None:
-        found = [(tuple(v for v in level if v in todo and scm.specs[v].banked),
-                  [v for v in level if v in todo and not scm.specs[v].banked]) for level in scm.layout.levels]
+        found = [
+            (
+                tuple(v for v in level if v in todo and scm.specs[v].banked),
+                [v for v in level if v in todo and not scm.specs[v].banked],
+            )
+            for level in scm.layout.levels
+        ]
         found = [(b, o) for b, o in found if b or o]
         scm._groups[key] = found
     return found
@@ -173,8 +187,9 @@ def _run(scm, X, out, n, todo, noise, do):
                 scale = snap.scale.index_select(0, g.cols).unsqueeze(-1)
                 data = loc + scale * x
                 if any(v in do for v in banked):
-                    data = torch.stack([_target(scm, v, do[v], data[i]) if v in do else data[i]
-                                        for i, v in enumerate(banked)])
+                    data = torch.stack(
+                        [_target(scm, v, do[v], data[i]) if v in do else data[i] for i, v in enumerate(banked)]
+                    )
                     x = (data - loc) / scale
                 out.update(zip(banked, data.unbind(0)))
             X = X.index_copy(1, g.cols, x.T)
@@ -189,7 +204,7 @@ def _run(scm, X, out, n, todo, noise, do):
                 value = _target(scm, v, do[v], value)
             out[v] = value
             cols = lay.columns[v]
-            X = torch.cat([X[:, : cols[0]], scm.encode(v, value).reshape(n, -1), X[:, cols[-1] + 1:]], 1)
+            X = torch.cat([X[:, : cols[0]], scm.encode(v, value).reshape(n, -1), X[:, cols[-1] + 1 :]], 1)
     if not eager and computed:
         late = [v for v in computed if v not in do]  # intervened nodes already hold their exact value
         if late:
@@ -226,8 +241,10 @@ def counterfactual_rows(scm, evidence: torch.Tensor, do: Mapping, *, seed: int |
     rows = evidence if evidence.dim() == 2 else evidence.unsqueeze(0)
     n_nodes = len(scm.nodes)
     if evidence.dim() not in (1, 2) or rows.shape[1] != n_nodes or not rows.is_floating_point():
-        raise CausalError(f"evidence rows must be a float tensor [n, {n_nodes}] (columns {scm.nodes}), got "
-                          f"{tuple(evidence.shape)} {evidence.dtype}")
+        raise CausalError(
+            f"evidence rows must be a float tensor [n, {n_nodes}] (columns {scm.nodes}), got "
+            f"{tuple(evidence.shape)} {evidence.dtype}"
+        )
     if not torch.isfinite(rows).all():
         raise CausalError("evidence rows contain NaN or inf")
     rows = rows.to(scm.feature_loc.dtype)

@@ -32,11 +32,15 @@ def _digest(config_text: str, state: dict[str, torch.Tensor]) -> str:
 
 def save(scm, path) -> str:
     """Write ``scm`` to ``path`` (see :meth:`causalppl.scm.NeuralSCM.save`)."""
-    config_text = json.dumps({"dtype": str(scm.feature_loc.dtype).removeprefix("torch."), **scm.config},
-                             sort_keys=True)
+    config_text = json.dumps({"dtype": str(scm.feature_loc.dtype).removeprefix("torch."), **scm.config}, sort_keys=True)
     state = {k: v.detach().cpu().clone() for k, v in scm.state_dict().items()}
-    payload = {"format": FORMAT, "version": VERSION, "config": config_text, "state": state,
-               "sha256": _digest(config_text, state)}
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": config_text,
+        "state": state,
+        "sha256": _digest(config_text, state),
+    }
     path = os.fspath(path)
     torch.save(payload, path)
     return path
@@ -72,8 +76,10 @@ def load(path, map_location: str | torch.device = "cpu"):
     if payload.get("version") != VERSION:
         raise CausalError(f"{path!r} has format version {payload.get('version')!r}; this causalppl reads {VERSION}")
     config_text, state = payload.get("config"), payload.get("state")
-    if not isinstance(config_text, str) or not isinstance(state, dict) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    if (
+        not isinstance(config_text, str)
+        or not isinstance(state, dict)
+        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items())
     ):
         raise CausalError(f"{path!r} is damaged: config or weights have the wrong type")
     if payload.get("sha256") != _digest(config_text, state):

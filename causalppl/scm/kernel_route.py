@@ -61,8 +61,7 @@ def abduct(scm, X: torch.Tensor) -> torch.Tensor | None:
 def _predict(scm, u, mask, value):
     net, scale = _network(scm)
     order = torch.arange(len(scm.nodes), device=u.device)
-    x = kernels.mechanism_sample(u, *net, order, scale=scale, intervene_mask=mask, intervene_value=value,
-                                 variant="dag")
+    x = kernels.mechanism_sample(u, *net, order, scale=scale, intervene_mask=mask, intervene_value=value, variant="dag")
     data = scm.feature_loc + scm.feature_scale * x
     return {v: data[:, i] for i, v in enumerate(scm.nodes)}
 
@@ -90,8 +89,15 @@ def sample(scm, n, do, noise, seed):
     if actions is None:
         return None
     with seeded(seed):
-        u = torch.stack([torch.as_tensor(noise[v], dtype=dtype, device=device).expand(n) if v in noise
-                         else torch.randn(n, dtype=dtype, device=device) for v in scm.nodes], 1)
+        u = torch.stack(
+            [
+                torch.as_tensor(noise[v], dtype=dtype, device=device).expand(n)
+                if v in noise
+                else torch.randn(n, dtype=dtype, device=device)
+                for v in scm.nodes
+            ],
+            1,
+        )
     return _predict(scm, u, *actions)
 
 

@@ -94,15 +94,21 @@ class NeuralSCM(PyroModule):
         self.specs = parse_specs(graph, mechanism, mechanisms)
         self.layout = lay = Layout(graph, self.specs)
         self.config = dict(
-            parents=graph.parents_dict(), mechanism=mechanism, hidden=[int(h) for h in hidden],
-            activation=activation, standardize=bool(standardize), bins=int(bins), bound=float(bound),
+            parents=graph.parents_dict(),
+            mechanism=mechanism,
+            hidden=[int(h) for h in hidden],
+            activation=activation,
+            standardize=bool(standardize),
+            bins=int(bins),
+            bound=float(bound),
             mechanisms={n: s.to_dict() for n, s in self.specs.items() if s != NodeSpec(mechanism)},
         )
         self._index = {n: i for i, n in enumerate(graph.nodes)}
         if lay.bank_nodes:
             width = max(head_width(k, bins) for k in lay.bank_kinds)
-            self.bank = MechanismBank(lay.fan_in, hidden, width, activation,
-                                      scale_dims=1 if ADDITIVE in lay.bank_kinds else 0)
+            self.bank = MechanismBank(
+                lay.fan_in, hidden, width, activation, scale_dims=1 if ADDITIVE in lay.bank_kinds else 0
+            )
         mechs = []
         for node in lay.nodes:
             spec = self.specs[node]
@@ -150,8 +156,8 @@ class NeuralSCM(PyroModule):
             v = values[node].to(loc.dtype).reshape(values[node].shape[0], -1)
             cols = self.layout.columns[node]
             sd = v.std(0, unbiased=False)
-            loc[cols[0]: cols[-1] + 1] = v.mean(0)
-            scale[cols[0]: cols[-1] + 1] = torch.where(sd > 1e-8 * (1 + v.abs().max()), sd, torch.ones_like(sd))
+            loc[cols[0] : cols[-1] + 1] = v.mean(0)
+            scale[cols[0] : cols[-1] + 1] = torch.where(sd > 1e-8 * (1 + v.abs().max()), sd, torch.ones_like(sd))
         self.feature_loc.copy_(loc)
         self.feature_scale.copy_(scale)
         self.standardized.fill_(True)
@@ -239,8 +245,10 @@ class NeuralSCM(PyroModule):
         """``{node: ColumnSpec}``: what a data column of each node holds."""
         from ..inference.data import ColumnSpec
 
-        return {n: ColumnSpec(() if s.dim is None else (s.dim,), None if s.continuous else s.categories)
-                for n, s in self.specs.items()}
+        return {
+            n: ColumnSpec(() if s.dim is None else (s.dim,), None if s.continuous else s.categories)
+            for n, s in self.specs.items()
+        }
 
     def counterfactual_rows(self, rows: torch.Tensor, do: Mapping, *, seed: int | None = None) -> torch.Tensor:
         """The low-latency tensor form of :func:`causalppl.counterfactual` for fully observed units.

@@ -82,9 +82,7 @@ def parse_specs(graph: CausalGraph, mechanism: str, overrides: Mapping | None) -
     overrides = dict(overrides or {})
     unknown = set(overrides) - set(graph.nodes)
     if unknown:
-        raise CausalError(
-            f"mechanisms names node(s) {sorted(unknown)} that are not in the graph; nodes: {graph.nodes}"
-        )
+        raise CausalError(f"mechanisms names node(s) {sorted(unknown)} that are not in the graph; nodes: {graph.nodes}")
     return {n: _one(n, overrides.get(n, mechanism), mechanism) for n in graph.nodes}
 
 

@@ -17,8 +17,13 @@ _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
 def register_profiles() -> None:
     """Register the three profiles with hypothesis."""
     settings.register_profile(
-        "ci", max_examples=25, derandomize=True, deadline=None, print_blob=True,
-        suppress_health_check=_SLOW_OK, database=None,
+        "ci",
+        max_examples=25,
+        derandomize=True,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=_SLOW_OK,
+        database=None,
     )
     settings.register_profile("dev", max_examples=25, deadline=None, suppress_health_check=_SLOW_OK)
     settings.register_profile("fuzz", max_examples=2000, deadline=None, suppress_health_check=_SLOW_OK)

@@ -47,6 +47,10 @@ def decoder_forward(z, weights, biases, activation, out_activation=None):
         return reference.decoder_forward(z, weights, biases, activation, out_activation)
     module = _backend.triton_module("decoder/triton.py", interpret=name == "interpret")
     y = module.DecoderFunction.apply(
-        z.to(torch.float32), activation, out_activation,
-        *[w.to(torch.float32) for w in weights], *[b.to(torch.float32) for b in biases])
+        z.to(torch.float32),
+        activation,
+        out_activation,
+        *[w.to(torch.float32) for w in weights],
+        *[b.to(torch.float32) for b in biases],
+    )
     return y.to(z.dtype)

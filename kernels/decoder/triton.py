@@ -47,12 +47,33 @@ def _operand(ptr, src, grad, r, c, R, C, sr, sc, GRAD_ACT: tl.constexpr):
 
 
 @triton.jit
-def _linear_kernel(a, b, c, bias, pre, dbias, a_src, b_src,
-                   M, N, K, sam, sak, sbk, sbn,
-                   BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
-                   HAS_BIAS: tl.constexpr, ACT: tl.constexpr, STORE_PRE: tl.constexpr,
-                   A_GRAD_ACT: tl.constexpr, B_GRAD_ACT: tl.constexpr, DBIAS: tl.constexpr,
-                   PREC: tl.constexpr):
+def _linear_kernel(
+    a,
+    b,
+    c,
+    bias,
+    pre,
+    dbias,
+    a_src,
+    b_src,
+    M,
+    N,
+    K,
+    sam,
+    sak,
+    sbk,
+    sbn,
+    BM: tl.constexpr,
+    BN: tl.constexpr,
+    BK: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    ACT: tl.constexpr,
+    STORE_PRE: tl.constexpr,
+    A_GRAD_ACT: tl.constexpr,
+    B_GRAD_ACT: tl.constexpr,
+    DBIAS: tl.constexpr,
+    PREC: tl.constexpr,
+):
     """``c[M, N] = act(a @ b + bias)``; ``dbias[N]`` = column sums of ``b`` (when DBIAS)."""
     pid_m = tl.program_id(0)
     rm = (pid_m * BM + tl.arange(0, BM)).to(tl.int64)
@@ -107,11 +128,33 @@ def linear(a, b, bias=None, act=-1, store_pre=False, a_grad=None, b_grad=None, d
     if b_grad is not None:
         assert b_src.stride() == b.stride()
     _linear_kernel[(triton.cdiv(m, bm), triton.cdiv(n, bn))](
-        a, b, c, c if bias is None else bias, pre, sums, a_src, b_src,
-        m, n, k, a.stride(0), a.stride(1), b.stride(0), b.stride(1),
-        BM=bm, BN=bn, BK=bk, HAS_BIAS=bias is not None, ACT=act, STORE_PRE=store_pre,
-        A_GRAD_ACT=a_code, B_GRAD_ACT=b_code, DBIAS=dbias,
-        PREC=_dev.precision_code(_backend.precision(), INTERPRETED), **options)
+        a,
+        b,
+        c,
+        c if bias is None else bias,
+        pre,
+        sums,
+        a_src,
+        b_src,
+        m,
+        n,
+        k,
+        a.stride(0),
+        a.stride(1),
+        b.stride(0),
+        b.stride(1),
+        BM=bm,
+        BN=bn,
+        BK=bk,
+        HAS_BIAS=bias is not None,
+        ACT=act,
+        STORE_PRE=store_pre,
+        A_GRAD_ACT=a_code,
+        B_GRAD_ACT=b_code,
+        DBIAS=dbias,
+        PREC=_dev.precision_code(_backend.precision(), INTERPRETED),
+        **options,
+    )
     return c, (pre if store_pre else None), (sums if dbias else None)
 
 
@@ -174,6 +217,5 @@ class DecoderFunction(torch.autograd.Function):
         n = ctx.num_layers
         weights, flat = ctx.saved_tensors[:n], ctx.saved_tensors[n:]
         saved = [(flat[2 * i], flat[2 * i + 1]) for i in range(n)]
-        dz, dw, db = backward(weights, saved, gy, ctx.activation, ctx.out_activation,
-                              need_dz=ctx.needs_input_grad[0])
+        dz, dw, db = backward(weights, saved, gy, ctx.activation, ctx.out_activation, need_dz=ctx.needs_input_grad[0])
         return (dz, None, None, *dw, *db)

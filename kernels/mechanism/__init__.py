@@ -33,8 +33,7 @@ from .._checks import check_activation, check_float, check_layers
 from . import reference
 from .reference import scale_transform
 
-__all__ = ["kernel_supports", "mechanism_forward", "mechanism_sample", "scale_transform",
-           "topological_levels"]
+__all__ = ["kernel_supports", "mechanism_forward", "mechanism_sample", "scale_transform", "topological_levels"]
 
 # The shapes the Triton kernels take (beyond them the batched torch path runs): hidden
 # layers whose register tiles fit an sm_90 SM without spilling (NOTES.md, kernels._aot).
@@ -69,12 +68,10 @@ def _kernels(like: torch.Tensor, weights):
 def _check_network(x, x_name, parent_index, parent_mask, weights, biases, activation, scale):
     check_float(x, x_name, ndim=2)
     n = x.shape[1]
-    if not isinstance(parent_index, torch.Tensor) or parent_index.dtype not in (
-            torch.int32, torch.int64):
+    if not isinstance(parent_index, torch.Tensor) or parent_index.dtype not in (torch.int32, torch.int64):
         raise CausalError("parent_index must be an int32/int64 tensor [N, P]")
     if parent_index.dim() != 2 or parent_index.shape[0] != n or parent_index.shape[1] < 1:
-        raise CausalError(
-            f"parent_index must have shape [N={n}, P>=1], got {tuple(parent_index.shape)}")
+        raise CausalError(f"parent_index must have shape [N={n}, P>=1], got {tuple(parent_index.shape)}")
     check_float(parent_mask, "parent_mask", ndim=2, shape=tuple(parent_index.shape))
     for t, name in ((parent_index, "parent_index"), (parent_mask, "parent_mask")):
         if t.device != x.device:
@@ -84,8 +81,8 @@ def _check_network(x, x_name, parent_index, parent_mask, weights, biases, activa
     widths = check_layers(weights, biases, parent_index.shape[1], (n,), x.dtype, x.device)
     if widths[-1] not in (1, 2):
         raise CausalError(
-            f"weights[-1] must have 1 output (additive: loc) or 2 (location-scale: loc, raw "
-            f"scale), got {widths[-1]}")
+            f"weights[-1] must have 1 output (additive: loc) or 2 (location-scale: loc, raw scale), got {widths[-1]}"
+        )
     check_activation(activation)
     if widths[-1] == 2:
         if scale is not None:
@@ -120,17 +117,23 @@ def mechanism_forward(x, parent_index, parent_mask, weights, biases, activation,
     _check_network(x, "x", parent_index, parent_mask, weights, biases, activation, scale)
     module = _kernels(x, weights)
     if module is None:
-        return reference.mechanism_forward(x, parent_index, parent_mask, weights, biases,
-                                           activation, scale)
+        return reference.mechanism_forward(x, parent_index, parent_mask, weights, biases, activation, scale)
     f32 = [None if t is None else t.to(torch.float32) for t in (x, parent_mask, scale)]
     outputs = module.MechanismFunction.apply(
-        f32[0], parent_index, f32[1], f32[2], activation,
-        *[w.to(torch.float32) for w in weights], *[b.to(torch.float32) for b in biases])
+        f32[0],
+        parent_index,
+        f32[1],
+        f32[2],
+        activation,
+        *[w.to(torch.float32) for w in weights],
+        *[b.to(torch.float32) for b in biases],
+    )
     return tuple(t.to(x.dtype) for t in outputs)
 
 
-def topological_levels(order: torch.Tensor, parent_index: torch.Tensor,
-                       parent_mask: torch.Tensor) -> list[torch.Tensor]:
+def topological_levels(
+    order: torch.Tensor, parent_index: torch.Tensor, parent_mask: torch.Tensor
+) -> list[torch.Tensor]:
     """Check that ``order`` is a topological order and group the nodes by level.
 
     Level 0 holds the roots, level ``k`` the nodes whose deepest parent is on level ``k-1``.
@@ -153,11 +156,9 @@ def topological_levels(order: torch.Tensor, parent_index: torch.Tensor,
         real = [q for q, ok in zip(parents[j], live[j]) if ok]
         late = [q for q in real if level[q] < 0]
         if late:
-            raise CausalError(
-                f"order is not topological: node {j} comes before its parent {late[0]}")
+            raise CausalError(f"order is not topological: node {j} comes before its parent {late[0]}")
         level[j] = 1 + max((level[q] for q in real), default=-1)
-    return [torch.tensor([j for j in order_list if level[j] == k], dtype=torch.long)
-            for k in range(max(level) + 1)]
+    return [torch.tensor([j for j in order_list if level[j] == k], dtype=torch.long) for k in range(max(level) + 1)]
 
 
 def _interventions(u, intervene_mask, intervene_value):
@@ -169,22 +170,30 @@ def _interventions(u, intervene_mask, intervene_value):
     if not isinstance(intervene_mask, torch.Tensor) or intervene_mask.dtype != torch.bool:
         raise CausalError("intervene_mask must be a bool tensor of shape [N] or [B, N]")
     if tuple(intervene_mask.shape) not in ((n,), (b, n)):
-        raise CausalError(
-            f"intervene_mask must have shape [{n}] or [{b}, {n}], got {tuple(intervene_mask.shape)}")
+        raise CausalError(f"intervene_mask must have shape [{n}] or [{b}, {n}], got {tuple(intervene_mask.shape)}")
     if intervene_value is None:
         raise CausalError("intervene_value is required with intervene_mask")
     value = torch.as_tensor(intervene_value, dtype=u.dtype, device=u.device)
     try:
         value = torch.broadcast_to(value, (b, n))
     except RuntimeError as err:
-        raise CausalError(
-            f"intervene_value of shape {tuple(value.shape)} does not broadcast to [{b}, {n}]"
-        ) from err
+        raise CausalError(f"intervene_value of shape {tuple(value.shape)} does not broadcast to [{b}, {n}]") from err
     return torch.broadcast_to(intervene_mask.to(u.device), (b, n)), value
 
 
-def mechanism_sample(u, parent_index, parent_mask, weights, biases, activation, order, scale=None,
-                     intervene_mask=None, intervene_value=None, variant="dag"):
+def mechanism_sample(
+    u,
+    parent_index,
+    parent_mask,
+    weights,
+    biases,
+    activation,
+    order,
+    scale=None,
+    intervene_mask=None,
+    intervene_value=None,
+    variant="dag",
+):
     """Ancestral sampling / counterfactual prediction from exogenous noise ``u``.
 
     Nodes are computed in the topological ``order``: ``x_j = loc_j(x_parents) +
@@ -207,8 +216,10 @@ def mechanism_sample(u, parent_index, parent_mask, weights, biases, activation, 
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
         module = None
     if module is None:
-        return reference.mechanism_sample(u, parent_index, parent_mask, weights, biases,
-                                          activation, order.to(u.device), scale, imask, ivalue)
-    x = module.sample(u, parent_index, parent_mask, weights, biases, activation, order, scale,
-                      imask, ivalue, variant, levels)
+        return reference.mechanism_sample(
+            u, parent_index, parent_mask, weights, biases, activation, order.to(u.device), scale, imask, ivalue
+        )
+    x = module.sample(
+        u, parent_index, parent_mask, weights, biases, activation, order, scale, imask, ivalue, variant, levels
+    )
     return x.to(u.dtype)

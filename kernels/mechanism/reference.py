@@ -50,8 +50,7 @@ def scale_transform(raw: torch.Tensor) -> torch.Tensor:
     return F.softplus(raw) + SCALE_FLOOR
 
 
-def gather_parents(x: torch.Tensor, parent_index: torch.Tensor,
-                   parent_mask: torch.Tensor) -> torch.Tensor:
+def gather_parents(x: torch.Tensor, parent_index: torch.Tensor, parent_mask: torch.Tensor) -> torch.Tensor:
     """Masked parent values, ``[B, N, P]``; padding entries are 0 and never read."""
     xp = x[:, parent_index]
     return torch.where(parent_mask != 0, xp * parent_mask, torch.zeros((), dtype=x.dtype))
@@ -74,8 +73,15 @@ def _mlp(h: torch.Tensor, weights, biases, activation: str, nodes=None) -> torch
 SKIP_ROOTS_FROM_ROWS = 16384
 
 
-def node_outputs(x: torch.Tensor, parent_index: torch.Tensor, parent_mask: torch.Tensor,
-                 weights, biases, activation: str, skip_roots: bool | None = None) -> torch.Tensor:
+def node_outputs(
+    x: torch.Tensor,
+    parent_index: torch.Tensor,
+    parent_mask: torch.Tensor,
+    weights,
+    biases,
+    activation: str,
+    skip_roots: bool | None = None,
+) -> torch.Tensor:
     """Every node's last-layer output for every row, ``[B, N, out]``.
 
     With ``skip_roots`` the root nodes (all-zero mask) are evaluated on a single zero row
@@ -108,8 +114,9 @@ def _loc_scale(out: torch.Tensor, scale: torch.Tensor | None):
     return loc, scale.expand_as(loc)
 
 
-def mechanism_forward(x, parent_index, parent_mask, weights, biases, activation, scale=None,
-                      skip_roots: bool | None = None):
+def mechanism_forward(
+    x, parent_index, parent_mask, weights, biases, activation, scale=None, skip_roots: bool | None = None
+):
     """Reference of :func:`causalppl.kernels.mechanism_forward` (arguments checked there).
 
     Returns ``(loc, scale, u, log_prob)`` with shapes ``[B, N]`` ×3 and ``[B]``.
@@ -130,8 +137,19 @@ def mechanism_forward(x, parent_index, parent_mask, weights, biases, activation,
     return loc, s, u, log_prob
 
 
-def mechanism_sample(u, parent_index, parent_mask, weights, biases, activation, order, scale=None,
-                     intervene_mask=None, intervene_value=None, variant: str = "dag"):
+def mechanism_sample(
+    u,
+    parent_index,
+    parent_mask,
+    weights,
+    biases,
+    activation,
+    order,
+    scale=None,
+    intervene_mask=None,
+    intervene_value=None,
+    variant: str = "dag",
+):
     """Reference of :func:`causalppl.kernels.mechanism_sample`: a walk in topological order.
 
     ``intervene_mask`` is ``None`` or a bool ``[B, N]`` tensor and ``intervene_value`` a

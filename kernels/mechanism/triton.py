@@ -79,8 +79,7 @@ def _parent(x, rows, row_ok, pidx, pmask, j, N, P, p):
 
 
 @triton.jit
-def _first_layer(x, rows, row_ok, pidx, pmask, w0, b0, j, N, P, M0,
-                 BB: tl.constexpr, M0_PAD: tl.constexpr):
+def _first_layer(x, rows, row_ok, pidx, pmask, w0, b0, j, N, P, M0, BB: tl.constexpr, M0_PAD: tl.constexpr):
     """``parents @ w0[j] + b0[j]`` as rank-1 updates over the few parent slots: no padding of
     P to a tensor-core tile, and no ``[BB, P]`` tile at all."""
     m = tl.arange(0, M0_PAD)
@@ -92,10 +91,34 @@ def _first_layer(x, rows, row_ok, pidx, pmask, w0, b0, j, N, P, M0,
 
 
 @triton.jit
-def _network(x, rows, row_ok, pidx, pmask, w0, b0, w1, b1, wl, bl, j, N, P, M0, M1, KL, O,
-             BB: tl.constexpr, M0_PAD: tl.constexpr, M1_PAD: tl.constexpr,
-             KL_PAD: tl.constexpr, NUM_HIDDEN: tl.constexpr, LOC_SCALE: tl.constexpr,
-             ACT: tl.constexpr, PREC: tl.constexpr):
+def _network(
+    x,
+    rows,
+    row_ok,
+    pidx,
+    pmask,
+    w0,
+    b0,
+    w1,
+    b1,
+    wl,
+    bl,
+    j,
+    N,
+    P,
+    M0,
+    M1,
+    KL,
+    O,
+    BB: tl.constexpr,
+    M0_PAD: tl.constexpr,
+    M1_PAD: tl.constexpr,
+    KL_PAD: tl.constexpr,
+    NUM_HIDDEN: tl.constexpr,
+    LOC_SCALE: tl.constexpr,
+    ACT: tl.constexpr,
+    PREC: tl.constexpr,
+):
     """Node ``j``'s MLP on a row block: pre-activations, activations, ``loc``, raw scale."""
     z0 = _first_layer(x, rows, row_ok, pidx, pmask, w0, b0, j, N, P, M0, BB, M0_PAD)
     if NUM_HIDDEN == 0:  # the first layer is the last: its columns are loc (and raw scale)
@@ -132,17 +155,68 @@ def _scale(raw, scale, j, LOC_SCALE: tl.constexpr):
 
 
 @triton.jit
-def _forward_kernel(x, pidx, pmask, w0, b0, w1, b1, wl, bl, scale,
-                    loc_out, scale_out, u_out, lp_out,
-                    B, N, P, M0, M1, KL, O,
-                    BB: tl.constexpr, P_PAD: tl.constexpr, M0_PAD: tl.constexpr,
-                    M1_PAD: tl.constexpr, KL_PAD: tl.constexpr, NUM_HIDDEN: tl.constexpr,
-                    LOC_SCALE: tl.constexpr, ACT: tl.constexpr, PREC: tl.constexpr):
+def _forward_kernel(
+    x,
+    pidx,
+    pmask,
+    w0,
+    b0,
+    w1,
+    b1,
+    wl,
+    bl,
+    scale,
+    loc_out,
+    scale_out,
+    u_out,
+    lp_out,
+    B,
+    N,
+    P,
+    M0,
+    M1,
+    KL,
+    O,
+    BB: tl.constexpr,
+    P_PAD: tl.constexpr,
+    M0_PAD: tl.constexpr,
+    M1_PAD: tl.constexpr,
+    KL_PAD: tl.constexpr,
+    NUM_HIDDEN: tl.constexpr,
+    LOC_SCALE: tl.constexpr,
+    ACT: tl.constexpr,
+    PREC: tl.constexpr,
+):
     j = tl.program_id(1)
     rows, row_ok = _rows(tl.program_id(0) * BB, B, BB)
-    _, _, _, _, loc, raw = _network(x, rows, row_ok, pidx, pmask, w0, b0, w1, b1, wl, bl, j, N,
-                                    P, M0, M1, KL, O, BB, M0_PAD, M1_PAD, KL_PAD, NUM_HIDDEN,
-                                    LOC_SCALE, ACT, PREC)
+    _, _, _, _, loc, raw = _network(
+        x,
+        rows,
+        row_ok,
+        pidx,
+        pmask,
+        w0,
+        b0,
+        w1,
+        b1,
+        wl,
+        bl,
+        j,
+        N,
+        P,
+        M0,
+        M1,
+        KL,
+        O,
+        BB,
+        M0_PAD,
+        M1_PAD,
+        KL_PAD,
+        NUM_HIDDEN,
+        LOC_SCALE,
+        ACT,
+        PREC,
+    )
     s = _scale(raw, scale, j, LOC_SCALE)
     off = rows * N + j
     u = (tl.load(x + off, mask=row_ok, other=0.0) - loc) / s
@@ -153,15 +227,53 @@ def _forward_kernel(x, pidx, pmask, w0, b0, w1, b1, wl, bl, scale,
 
 
 @triton.jit
-def _backward_kernel(x, pidx, pmask, w0, b0, w1, b1, wl, bl, scale,
-                     g_loc, g_scale, g_u, g_lp,
-                     dx_direct, dxp, gw0, gb0, gw1, gb1, gwl, gbl, gscale,
-                     B, N, P, M0, M1, KL, O, rows_per_split,
-                     BB: tl.constexpr, P_PAD: tl.constexpr, M0_PAD: tl.constexpr,
-                     M1_PAD: tl.constexpr, KL_PAD: tl.constexpr, NUM_HIDDEN: tl.constexpr,
-                     LOC_SCALE: tl.constexpr, ACT: tl.constexpr, PREC: tl.constexpr,
-                     HAS_G_LOC: tl.constexpr, HAS_G_SCALE: tl.constexpr,
-                     HAS_G_U: tl.constexpr, HAS_G_LP: tl.constexpr, NEED_DX: tl.constexpr):
+def _backward_kernel(
+    x,
+    pidx,
+    pmask,
+    w0,
+    b0,
+    w1,
+    b1,
+    wl,
+    bl,
+    scale,
+    g_loc,
+    g_scale,
+    g_u,
+    g_lp,
+    dx_direct,
+    dxp,
+    gw0,
+    gb0,
+    gw1,
+    gb1,
+    gwl,
+    gbl,
+    gscale,
+    B,
+    N,
+    P,
+    M0,
+    M1,
+    KL,
+    O,
+    rows_per_split,
+    BB: tl.constexpr,
+    P_PAD: tl.constexpr,
+    M0_PAD: tl.constexpr,
+    M1_PAD: tl.constexpr,
+    KL_PAD: tl.constexpr,
+    NUM_HIDDEN: tl.constexpr,
+    LOC_SCALE: tl.constexpr,
+    ACT: tl.constexpr,
+    PREC: tl.constexpr,
+    HAS_G_LOC: tl.constexpr,
+    HAS_G_SCALE: tl.constexpr,
+    HAS_G_U: tl.constexpr,
+    HAS_G_LP: tl.constexpr,
+    NEED_DX: tl.constexpr,
+):
     j = tl.program_id(0)
     split = tl.program_id(1)
     start = split * rows_per_split
@@ -186,9 +298,34 @@ def _backward_kernel(x, pidx, pmask, w0, b0, w1, b1, wl, bl, scale,
     for r0 in tl.range(start, stop, BB):
         rows, row_ok = _rows(r0, stop, BB)
         off = rows * N + j
-        z0, h0, z1, h1, loc, raw = _network(x, rows, row_ok, pidx, pmask, w0, b0, w1, b1, wl,
-                                            bl, j, N, P, M0, M1, KL, O, BB, M0_PAD, M1_PAD,
-                                            KL_PAD, NUM_HIDDEN, LOC_SCALE, ACT, PREC)
+        z0, h0, z1, h1, loc, raw = _network(
+            x,
+            rows,
+            row_ok,
+            pidx,
+            pmask,
+            w0,
+            b0,
+            w1,
+            b1,
+            wl,
+            bl,
+            j,
+            N,
+            P,
+            M0,
+            M1,
+            KL,
+            O,
+            BB,
+            M0_PAD,
+            M1_PAD,
+            KL_PAD,
+            NUM_HIDDEN,
+            LOC_SCALE,
+            ACT,
+            PREC,
+        )
         s = _scale(raw, scale, j, LOC_SCALE)
         u = (tl.load(x + off, mask=row_ok, other=0.0) - loc) / s
         # g_total: d/du of everything downstream of u, log_prob = sum(-u^2/2 - log s) included
@@ -217,8 +354,7 @@ def _backward_kernel(x, pidx, pmask, w0, b0, w1, b1, wl, bl, scale,
             draw = tl.zeros_like(ds)
             acc_scale += ds
         if NUM_HIDDEN == 0:
-            dz0 = (tl.where(m0[None, :] == 0, dloc[:, None], 0.0)
-                   + tl.where(m0[None, :] == 1, draw[:, None], 0.0))
+            dz0 = tl.where(m0[None, :] == 0, dloc[:, None], 0.0) + tl.where(m0[None, :] == 1, draw[:, None], 0.0)
         else:
             if NUM_HIDDEN == 2:
                 hl = h1
@@ -240,8 +376,7 @@ def _backward_kernel(x, pidx, pmask, w0, b0, w1, b1, wl, bl, scale,
         acc_b0 += tl.sum(dz0, axis=0)
         for p in tl.range(0, P):
             xcol = _parent(x, rows, row_ok, pidx, pmask, j, N, P, p)
-            acc_w0 += tl.where(slots[:, None] == p, tl.sum(xcol[:, None] * dz0, axis=0)[None, :],
-                               0.0)
+            acc_w0 += tl.where(slots[:, None] == p, tl.sum(xcol[:, None] * dz0, axis=0)[None, :], 0.0)
             if NEED_DX:
                 w0_row = tl.load(w0 + (j * P + p) * M0 + m0, mask=m0 < M0, other=0.0)
                 dcol = tl.sum(dz0 * w0_row[None, :], axis=1) * tl.load(pmask + j * P + p)
@@ -268,15 +403,68 @@ def _backward_kernel(x, pidx, pmask, w0, b0, w1, b1, wl, bl, scale,
 
 
 @triton.jit
-def _sample_node(j, rows, row_ok, u, x, pidx, pmask, w0, b0, w1, b1, wl, bl, scale,
-                 imask, ivalue, N, P, M0, M1, KL, O,
-                 BB: tl.constexpr, M0_PAD: tl.constexpr, M1_PAD: tl.constexpr,
-                 KL_PAD: tl.constexpr, NUM_HIDDEN: tl.constexpr, LOC_SCALE: tl.constexpr,
-                 ACT: tl.constexpr, PREC: tl.constexpr, INTERVENE: tl.constexpr):
+def _sample_node(
+    j,
+    rows,
+    row_ok,
+    u,
+    x,
+    pidx,
+    pmask,
+    w0,
+    b0,
+    w1,
+    b1,
+    wl,
+    bl,
+    scale,
+    imask,
+    ivalue,
+    N,
+    P,
+    M0,
+    M1,
+    KL,
+    O,
+    BB: tl.constexpr,
+    M0_PAD: tl.constexpr,
+    M1_PAD: tl.constexpr,
+    KL_PAD: tl.constexpr,
+    NUM_HIDDEN: tl.constexpr,
+    LOC_SCALE: tl.constexpr,
+    ACT: tl.constexpr,
+    PREC: tl.constexpr,
+    INTERVENE: tl.constexpr,
+):
     """``x[:, j] = loc_j(parents) + scale_j * u[:, j]``, or the intervention value."""
-    _, _, _, _, loc, raw = _network(x, rows, row_ok, pidx, pmask, w0, b0, w1, b1, wl, bl, j, N,
-                                    P, M0, M1, KL, O, BB, M0_PAD, M1_PAD, KL_PAD, NUM_HIDDEN,
-                                    LOC_SCALE, ACT, PREC)
+    _, _, _, _, loc, raw = _network(
+        x,
+        rows,
+        row_ok,
+        pidx,
+        pmask,
+        w0,
+        b0,
+        w1,
+        b1,
+        wl,
+        bl,
+        j,
+        N,
+        P,
+        M0,
+        M1,
+        KL,
+        O,
+        BB,
+        M0_PAD,
+        M1_PAD,
+        KL_PAD,
+        NUM_HIDDEN,
+        LOC_SCALE,
+        ACT,
+        PREC,
+    )
     off = rows * N + j
     value = loc + _scale(raw, scale, j, LOC_SCALE) * tl.load(u + off, mask=row_ok, other=0.0)
     if INTERVENE:
@@ -286,34 +474,148 @@ def _sample_node(j, rows, row_ok, u, x, pidx, pmask, w0, b0, w1, b1, wl, bl, sca
 
 
 @triton.jit
-def _sample_dag_kernel(u, x, order, pidx, pmask, w0, b0, w1, b1, wl, bl, scale, imask, ivalue,
-                       B, N, P, M0, M1, KL, O,
-                       BB: tl.constexpr, P_PAD: tl.constexpr, M0_PAD: tl.constexpr,
-                       M1_PAD: tl.constexpr, KL_PAD: tl.constexpr, NUM_HIDDEN: tl.constexpr,
-                       LOC_SCALE: tl.constexpr, ACT: tl.constexpr, PREC: tl.constexpr,
-                       INTERVENE: tl.constexpr):
+def _sample_dag_kernel(
+    u,
+    x,
+    order,
+    pidx,
+    pmask,
+    w0,
+    b0,
+    w1,
+    b1,
+    wl,
+    bl,
+    scale,
+    imask,
+    ivalue,
+    B,
+    N,
+    P,
+    M0,
+    M1,
+    KL,
+    O,
+    BB: tl.constexpr,
+    P_PAD: tl.constexpr,
+    M0_PAD: tl.constexpr,
+    M1_PAD: tl.constexpr,
+    KL_PAD: tl.constexpr,
+    NUM_HIDDEN: tl.constexpr,
+    LOC_SCALE: tl.constexpr,
+    ACT: tl.constexpr,
+    PREC: tl.constexpr,
+    INTERVENE: tl.constexpr,
+):
     rows, row_ok = _rows(tl.program_id(0) * BB, B, BB)
     for t in tl.range(0, N):
         j = tl.load(order + t)
-        _sample_node(j, rows, row_ok, u, x, pidx, pmask, w0, b0, w1, b1, wl, bl, scale, imask,
-                     ivalue, N, P, M0, M1, KL, O, BB, M0_PAD, M1_PAD, KL_PAD, NUM_HIDDEN,
-                     LOC_SCALE, ACT, PREC, INTERVENE)
+        _sample_node(
+            j,
+            rows,
+            row_ok,
+            u,
+            x,
+            pidx,
+            pmask,
+            w0,
+            b0,
+            w1,
+            b1,
+            wl,
+            bl,
+            scale,
+            imask,
+            ivalue,
+            N,
+            P,
+            M0,
+            M1,
+            KL,
+            O,
+            BB,
+            M0_PAD,
+            M1_PAD,
+            KL_PAD,
+            NUM_HIDDEN,
+            LOC_SCALE,
+            ACT,
+            PREC,
+            INTERVENE,
+        )
         # the next node may read this one's column, written by other threads of the program
         tl.debug_barrier()
 
 
 @triton.jit
-def _sample_level_kernel(u, x, nodes, pidx, pmask, w0, b0, w1, b1, wl, bl, scale, imask,
-                         ivalue, B, N, P, M0, M1, KL, O,
-                         BB: tl.constexpr, P_PAD: tl.constexpr, M0_PAD: tl.constexpr,
-                         M1_PAD: tl.constexpr, KL_PAD: tl.constexpr, NUM_HIDDEN: tl.constexpr,
-                         LOC_SCALE: tl.constexpr, ACT: tl.constexpr, PREC: tl.constexpr,
-                         INTERVENE: tl.constexpr):
+def _sample_level_kernel(
+    u,
+    x,
+    nodes,
+    pidx,
+    pmask,
+    w0,
+    b0,
+    w1,
+    b1,
+    wl,
+    bl,
+    scale,
+    imask,
+    ivalue,
+    B,
+    N,
+    P,
+    M0,
+    M1,
+    KL,
+    O,
+    BB: tl.constexpr,
+    P_PAD: tl.constexpr,
+    M0_PAD: tl.constexpr,
+    M1_PAD: tl.constexpr,
+    KL_PAD: tl.constexpr,
+    NUM_HIDDEN: tl.constexpr,
+    LOC_SCALE: tl.constexpr,
+    ACT: tl.constexpr,
+    PREC: tl.constexpr,
+    INTERVENE: tl.constexpr,
+):
     rows, row_ok = _rows(tl.program_id(0) * BB, B, BB)
     j = tl.load(nodes + tl.program_id(1))
-    _sample_node(j, rows, row_ok, u, x, pidx, pmask, w0, b0, w1, b1, wl, bl, scale, imask,
-                 ivalue, N, P, M0, M1, KL, O, BB, M0_PAD, M1_PAD, KL_PAD, NUM_HIDDEN,
-                 LOC_SCALE, ACT, PREC, INTERVENE)
+    _sample_node(
+        j,
+        rows,
+        row_ok,
+        u,
+        x,
+        pidx,
+        pmask,
+        w0,
+        b0,
+        w1,
+        b1,
+        wl,
+        bl,
+        scale,
+        imask,
+        ivalue,
+        N,
+        P,
+        M0,
+        M1,
+        KL,
+        O,
+        BB,
+        M0_PAD,
+        M1_PAD,
+        KL_PAD,
+        NUM_HIDDEN,
+        LOC_SCALE,
+        ACT,
+        PREC,
+        INTERVENE,
+    )
 
 
 # ----------------------------------------------------------------------------- host side
@@ -356,13 +658,18 @@ def _network_args(parent_index, weights, biases, scale, activation: str):
     m1 = ws[1].shape[-1] if hidden == 2 else 1
     kl, out = ws[-1].shape[-2], ws[-1].shape[-1]
     w1, b1 = (ws[1], bs[1]) if hidden == 2 else (ws[0], bs[0])
-    ptrs = (ws[0], bs[0], w1, b1, ws[-1], bs[-1],
-            ws[-1] if scale is None else scale.to(torch.float32).contiguous())
+    ptrs = (ws[0], bs[0], w1, b1, ws[-1], bs[-1], ws[-1] if scale is None else scale.to(torch.float32).contiguous())
     pad = _dot_pad if hidden == 2 else triton.next_power_of_2
-    meta = dict(P_PAD=triton.next_power_of_2(p), M0_PAD=pad(m0), M1_PAD=pad(m1),
-                KL_PAD=triton.next_power_of_2(kl), NUM_HIDDEN=hidden, LOC_SCALE=out == 2,
-                ACT=_dev.ACT_CODES[activation],
-                PREC=_dev.precision_code(_backend.precision(), INTERPRETED))
+    meta = dict(
+        P_PAD=triton.next_power_of_2(p),
+        M0_PAD=pad(m0),
+        M1_PAD=pad(m1),
+        KL_PAD=triton.next_power_of_2(kl),
+        NUM_HIDDEN=hidden,
+        LOC_SCALE=out == 2,
+        ACT=_dev.ACT_CODES[activation],
+        PREC=_dev.precision_code(_backend.precision(), INTERPRETED),
+    )
     if hidden == 2:
         meta["KL_PAD"] = meta["M1_PAD"]
     return ptrs, (n, p, m0, m1, kl, out), meta
@@ -380,8 +687,7 @@ def forward(x, parent_index, parent_mask, weights, biases, activation, scale=Non
     b, n = x.shape
     loc, s, u, lp = (torch.empty_like(x) for _ in range(4))
     bb, options = _launch_options("forward", dims[2], dims[3], meta["NUM_HIDDEN"])
-    _forward_kernel[(triton.cdiv(b, bb), n)](
-        x, pidx, pmask, *ptrs, loc, s, u, lp, b, *dims, BB=bb, **meta, **options)
+    _forward_kernel[(triton.cdiv(b, bb), n)](x, pidx, pmask, *ptrs, loc, s, u, lp, b, *dims, BB=bb, **meta, **options)
     return loc, s, u, lp.sum(dim=1)
 
 
@@ -391,15 +697,15 @@ def _splits(b: int, n: int, bb: int, device: torch.device) -> tuple[int, int]:
     if INTERPRETED:
         target = 2  # still exercises the partial-sum path
     else:  # 132 = an H100 SXM, for launches recorded off the GPU (kernels._aot)
-        sms = (torch.cuda.get_device_properties(device).multi_processor_count
-               if device.type == "cuda" else 132)
+        sms = torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 132
         target = triton.cdiv(4 * sms, n)
     rows_per_split = triton.cdiv(blocks, max(1, min(blocks, target))) * bb
     return triton.cdiv(b, rows_per_split), rows_per_split
 
 
-def backward(x, parent_index, parent_mask, weights, biases, activation, scale,
-             g_loc, g_scale, g_u, g_lp, need_dx: bool):
+def backward(
+    x, parent_index, parent_mask, weights, biases, activation, scale, g_loc, g_scale, g_u, g_lp, need_dx: bool
+):
     """Gradients ``(dx, dscale, dweights, dbiases)`` by recomputation (see module doc)."""
     x = x.to(torch.float32).contiguous()
     pidx, pmask = _graph(parent_index, parent_mask)
@@ -409,18 +715,32 @@ def backward(x, parent_index, parent_mask, weights, biases, activation, scale,
     hidden = meta["NUM_HIDDEN"]
     bb, options = _launch_options("backward", m0, m1, hidden)
     splits, rows_per_split = _splits(b, n, bb, x.device)
-    grads = [None if g is None else g.to(torch.float32).contiguous()
-             for g in (g_loc, g_scale, g_u, g_lp)]
+    grads = [None if g is None else g.to(torch.float32).contiguous() for g in (g_loc, g_scale, g_u, g_lp)]
     dx_direct = torch.empty_like(x) if need_dx else x
     dxp = x.new_empty(b, n, p) if need_dx else x
     shapes = [(p, m0), (m0,), (m0, m1), (m1,), (kl, out), (out,), ()]
     partial = [x.new_zeros(splits, n, *shape) for shape in shapes]
     _backward_kernel[(n, splits)](
-        x, pidx, pmask, *ptrs, *[x if g is None else g for g in grads], dx_direct, dxp, *partial,
-        b, *dims, rows_per_split, BB=bb, **meta,
-        HAS_G_LOC=grads[0] is not None, HAS_G_SCALE=grads[1] is not None,
-        HAS_G_U=grads[2] is not None, HAS_G_LP=grads[3] is not None, NEED_DX=need_dx,
-        **options)
+        x,
+        pidx,
+        pmask,
+        *ptrs,
+        *[x if g is None else g for g in grads],
+        dx_direct,
+        dxp,
+        *partial,
+        b,
+        *dims,
+        rows_per_split,
+        BB=bb,
+        **meta,
+        HAS_G_LOC=grads[0] is not None,
+        HAS_G_SCALE=grads[1] is not None,
+        HAS_G_U=grads[2] is not None,
+        HAS_G_LP=grads[3] is not None,
+        NEED_DX=need_dx,
+        **options,
+    )
     total = [t.sum(dim=0) for t in partial]
     layers = [(total[0], total[1])]
     if hidden == 2:
@@ -460,14 +780,37 @@ class MechanismFunction(torch.autograd.Function):
         if all(g is None for g in (g_loc, g_scale, g_u, g_lp)):
             return (None,) * (5 + 2 * num_layers)
         weights, biases = params[:num_layers], params[num_layers:]
-        dx, dscale, dw, db = backward(x, parent_index, parent_mask, weights, biases,
-                                      ctx.activation, scale, g_loc, g_scale, g_u, g_lp,
-                                      need_dx=ctx.needs_input_grad[0])
+        dx, dscale, dw, db = backward(
+            x,
+            parent_index,
+            parent_mask,
+            weights,
+            biases,
+            ctx.activation,
+            scale,
+            g_loc,
+            g_scale,
+            g_u,
+            g_lp,
+            need_dx=ctx.needs_input_grad[0],
+        )
         return (dx, None, None, dscale, None, *dw, *db)
 
 
-def sample(u, parent_index, parent_mask, weights, biases, activation, order, scale=None,
-           intervene_mask=None, intervene_value=None, variant="dag", levels=None):
+def sample(
+    u,
+    parent_index,
+    parent_mask,
+    weights,
+    biases,
+    activation,
+    order,
+    scale=None,
+    intervene_mask=None,
+    intervene_value=None,
+    variant="dag",
+    levels=None,
+):
     """Launch the sampling kernel(s); forward only. ``levels``: node tensors per level."""
     u = u.to(torch.float32).contiguous()
     pidx, pmask = _graph(parent_index, parent_mask)
@@ -481,11 +824,11 @@ def sample(u, parent_index, parent_mask, weights, biases, activation, order, sca
     args = (pidx, pmask, *ptrs, imask, ivalue, b, *dims)
     if variant == "dag":
         order32 = order.to(device=u.device, dtype=torch.int32).contiguous()
-        _sample_dag_kernel[(triton.cdiv(b, bb),)](
-            u, x, order32, *args, BB=bb, **meta, INTERVENE=intervene, **options)
+        _sample_dag_kernel[(triton.cdiv(b, bb),)](u, x, order32, *args, BB=bb, **meta, INTERVENE=intervene, **options)
     else:
         for nodes in levels:
             nodes32 = nodes.to(device=u.device, dtype=torch.int32).contiguous()
             _sample_level_kernel[(triton.cdiv(b, bb), len(nodes32))](
-                u, x, nodes32, *args, BB=bb, **meta, INTERVENE=intervene, **options)
+                u, x, nodes32, *args, BB=bb, **meta, INTERVENE=intervene, **options
+            )
     return x

@@ -71,12 +71,17 @@ def test_gaussian_ica_likelihood_is_rotation_invariant_and_non_gaussian_is_not()
     s = _sources("gaussian", 1000, 3, 7)
     x = s @ random_well_conditioned(3, 3, 3.0, torch.Generator().manual_seed(7)).T
     w = fit_ica(x).unmixing
-    assert_invariant(lambda w: ica_log_likelihood(x, w, "gaussian"), w, lambda w, r: r @ w,
-                     orthogonal_group(3), rtol=1e-12, atol=0.0)
+    assert_invariant(
+        lambda w: ica_log_likelihood(x, w, "gaussian"), w, lambda w, r: r @ w, orthogonal_group(3), rtol=1e-12, atol=0.0
+    )
     xl = _sources("laplace", 1000, 3, 7)
     with pytest.raises(AssertionError, match="log-likelihood changed"):
-        assert_invariant(lambda w: ica_log_likelihood(xl, w, "super"), torch.eye(3, dtype=torch.float64),
-                         lambda w, r: r @ w, orthogonal_group(3))
+        assert_invariant(
+            lambda w: ica_log_likelihood(xl, w, "super"),
+            torch.eye(3, dtype=torch.float64),
+            lambda w, r: r @ w,
+            orthogonal_group(3),
+        )
 
 
 def test_fit_ica_bad_input():
@@ -113,8 +118,9 @@ def test_factor_analysis_is_rotation_invariant_exactly():
     def ll(lo):
         return factor_analysis_log_likelihood(x, lo, fit.noise_scale, fit.mean)
 
-    worst = assert_invariant(ll, fit.loadings, lambda lo, r: lo @ r, orthogonal_group(2), num_draws=10,
-                             rtol=1e-13, atol=0.0)
+    worst = assert_invariant(
+        ll, fit.loadings, lambda lo, r: lo @ r, orthogonal_group(2), num_draws=10, rtol=1e-13, atol=0.0
+    )
     assert worst <= 1e-13 * abs(fit.log_likelihood) * 10
     # A non-orthogonal map of the factors is no symmetry: the check notices.
     with pytest.raises(AssertionError, match="log-likelihood changed"):

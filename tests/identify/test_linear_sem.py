@@ -63,8 +63,12 @@ def test_equal_variance_order_dp_matches_brute_force(seed, d):
     bf = _brute_force_order(x)
 
     def cost(order):
-        return fit_linear_sem(x, {f"x{j}": [f"x{k}" for k in order[:i]] for i, j in enumerate(order)},
-                              [f"x{i}" for i in range(d)], equal_variance=True).scales[0]
+        return fit_linear_sem(
+            x,
+            {f"x{j}": [f"x{k}" for k in order[:i]] for i, j in enumerate(order)},
+            [f"x{i}" for i in range(d)],
+            equal_variance=True,
+        ).scales[0]
 
     assert float(cost(dp)) == pytest.approx(float(cost(bf)), rel=1e-10)
 

@@ -48,8 +48,7 @@ def test_early_stopping_and_reproducibility():
     for _ in range(2):
         torch.manual_seed(0)
         scm = NeuralSCM({"x": [], "y": ["x"]}, hidden=(4,))
-        runs.append((fit(scm, data, steps=2000, lr=0.05, eval_every=5, patience=2, seed=3, progress=False),
-                     scm))
+        runs.append((fit(scm, data, steps=2000, lr=0.05, eval_every=5, patience=2, seed=3, progress=False), scm))
     (h1, s1), (h2, s2) = runs
     assert h1.attrs["stopped_early"] == 1 and h1.step.values[-1] < 2000
     xr.testing.assert_identical(h1.drop_attrs(), h2.drop_attrs())
@@ -96,8 +95,14 @@ def test_extra_columns_can_be_ignored_explicitly():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"steps": 0}, "steps"), ({"lr": -1.0}, "lr"), ({"holdout": 1.0}, "holdout"),
-     ({"schedule": "step"}, "schedule"), ({"latent": ["q"]}, "'q'"), ({"latent": ["x"]}, "declared latent")],
+    [
+        ({"steps": 0}, "steps"),
+        ({"lr": -1.0}, "lr"),
+        ({"holdout": 1.0}, "holdout"),
+        ({"schedule": "step"}, "schedule"),
+        ({"latent": ["q"]}, "'q'"),
+        ({"latent": ["x"]}, "declared latent"),
+    ],
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(CausalError, match=match):
@@ -179,8 +184,11 @@ def test_fit_recovers_known_effects_of_a_nonlinear_anm():
     scm = NeuralSCM(truth.graph, hidden=(16, 16))
     fit(scm, data, steps=600, lr=2e-2, batch_size=512, progress=False)
     with torch.no_grad():
-        for out, do, base in [("y", {"x": 1.0}, {"x": 0.0}), ("h", {"x": 1.0}, {"x": -1.0}),
-                              ("y", {"h": 0.5}, {"h": -0.5})]:
+        for out, do, base in [
+            ("y", {"x": 1.0}, {"x": 0.0}),
+            ("h", {"x": 1.0}, {"x": -1.0}),
+            ("y", {"h": 0.5}, {"h": -0.5}),
+        ]:
             got = cp.effect(scm, out, do=do, baseline=base, num_samples=20000)
             assert got == pytest.approx(truth.effect(out, do, base), abs=0.1), (out, do)
 
@@ -208,8 +216,11 @@ def test_mixed_node_kinds_fit_by_maximum_likelihood():
     z = torch.stack([x + 0.1 * torch.randn(600, generator=gen, dtype=torch.float64), -x], 1)
     y = z[:, 0] * c + 0.3 * torch.randn(600, generator=gen, dtype=torch.float64)
     torch.manual_seed(0)
-    scm = NeuralSCM({"x": [], "c": ["x"], "z": ["x"], "y": ["c", "z"]}, hidden=(8,),
-                    mechanisms={"c": {"kind": "categorical", "categories": 3}, "z": {"kind": "flow", "dim": 2}})
+    scm = NeuralSCM(
+        {"x": [], "c": ["x"], "z": ["x"], "y": ["c", "z"]},
+        hidden=(8,),
+        mechanisms={"c": {"kind": "categorical", "categories": 3}, "z": {"kind": "flow", "dim": 2}},
+    )
     h = fit(scm, {"x": x, "c": c, "z": z, "y": y}, steps=150, lr=0.02, progress=False)
     assert h.attrs["method"] == "mle"
     assert h.heldout_loss.values[-1] < h.heldout_loss.values[0] - 1.0

@@ -12,11 +12,13 @@ from hypothesis import given, settings
 KERNEL_CASES = {"interpret": ("interpret", "cpu"), "interpret-many": ("interpret", "cpu"), "gpu": ("triton", "cuda")}
 
 
-@pytest.fixture(params=[
-    pytest.param("interpret", marks=pytest.mark.interpreter),
-    pytest.param("interpret-many", marks=[pytest.mark.interpreter, pytest.mark.slow]),
-    pytest.param("gpu", marks=pytest.mark.gpu),
-])
+@pytest.fixture(
+    params=[
+        pytest.param("interpret", marks=pytest.mark.interpreter),
+        pytest.param("interpret-many", marks=[pytest.mark.interpreter, pytest.mark.slow]),
+        pytest.param("gpu", marks=pytest.mark.gpu),
+    ]
+)
 def kernel_case(request):
     """One kernel check against the reference, in each case: ``interpret`` (Triton's
     interpreter on the CPU), ``interpret-many`` (the same, slow: more and larger examples) and

@@ -79,8 +79,8 @@ def test_interpret_in_a_compiled_process_says_how_to_fix_it():
         "    with use_backend('interpret'):\n"
         "        decoder_forward(torch.zeros(1, 1), [torch.ones(1, 1)], [torch.zeros(1)], 'relu')\n"
         "except CausalError as err:\n"
-        "    print(err)\n")
+        "    print(err)\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         timeout=300)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert "start the process with TRITON_INTERPRET=1" in out.stdout, out.stderr[-2000:]

@@ -19,8 +19,9 @@ def test_quick_benchmark_writes_its_results_file(tmp_path):
 @pytest.mark.interpreter
 @pytest.mark.slow
 def test_gpu_section_code_runs_through_the_interpreter():
-    text = gpu_sections([(64, 4, 16)], bench.network, quick=True, device="cpu",
-                        backend_name="interpret", use_compile=False)
+    text = gpu_sections(
+        [(64, 4, 16)], bench.network, quick=True, device="cpu", backend_name="interpret", use_compile=False
+    )
     assert "| (64, 4, 16) fwd+bwd | triton |" in text
     assert "| chain | 4 |" in text and "64 x (4, 16, 40) fwd | triton" in text
 
@@ -44,8 +45,7 @@ def test_counts_scale_as_the_formulas_say():
 def test_roofline_picks_the_binding_limit():
     gpu = roofline.H100_SXM
     assert roofline.roofline_seconds({"bytes": 1e9, "flops": 1, "special": 1}, gpu)["limit"] == "memory"
-    assert roofline.roofline_seconds({"bytes": 1, "flops": 1e12, "special": 1}, gpu)[
-        "limit"] == "arithmetic"
+    assert roofline.roofline_seconds({"bytes": 1, "flops": 1e12, "special": 1}, gpu)["limit"] == "arithmetic"
     r = roofline.roofline_seconds({"bytes": 1, "flops": 1, "special": 1e10}, gpu)
     assert r["limit"] == "special functions" and r["seconds"] == pytest.approx(1e10 / gpu.special_per_s)
     assert roofline.gpu_spec("NVIDIA H200") is roofline.H200

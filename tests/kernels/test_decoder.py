@@ -15,29 +15,28 @@ def test_reference_is_the_layer_chain():
     z = torch.randn(5, 3)
     (w0, w1), (b0, b1) = random_decoder(1, (3, 4, 6))
     want = torch.sigmoid(torch.tanh(z @ w0 + b0) @ w1 + b1)
-    torch.testing.assert_close(reference.decoder_forward(z, [w0, w1], [b0, b1], "tanh",
-                                                         "sigmoid"), want)
+    torch.testing.assert_close(reference.decoder_forward(z, [w0, w1], [b0, b1], "tanh", "sigmoid"), want)
     with use_backend("torch"):
-        torch.testing.assert_close(decoder_forward(z, [w0, w1], [b0, b1], "tanh", "sigmoid"),
-                                   want)
+        torch.testing.assert_close(decoder_forward(z, [w0, w1], [b0, b1], "tanh", "sigmoid"), want)
 
 
 def decoder_shapes(max_batch, max_width, max_out):
-    return st.fixed_dictionaries({
-        "seed": st.integers(0, 2**31 - 1),
-        "batch": st.integers(1, max_batch),
-        "latent": st.integers(1, max_width),
-        "hidden": st.lists(st.integers(1, max_width), max_size=4).map(tuple),
-        "out": st.integers(1, max_out),
-        "activation": st.sampled_from(["tanh", "relu", "silu"]),
-        "out_activation": st.sampled_from([None, "sigmoid", "tanh"]),
-        "z_grad": st.booleans(),
-    })
+    return st.fixed_dictionaries(
+        {
+            "seed": st.integers(0, 2**31 - 1),
+            "batch": st.integers(1, max_batch),
+            "latent": st.integers(1, max_width),
+            "hidden": st.lists(st.integers(1, max_width), max_size=4).map(tuple),
+            "out": st.integers(1, max_out),
+            "activation": st.sampled_from(["tanh", "relu", "silu"]),
+            "out_activation": st.sampled_from([None, "sigmoid", "tanh"]),
+            "z_grad": st.booleans(),
+        }
+    )
 
 
 def check_decoder(s, backend_name, device="cpu"):
-    weights, biases = random_decoder(s["seed"], (s["latent"], *s["hidden"], s["out"]),
-                                     device=device)
+    weights, biases = random_decoder(s["seed"], (s["latent"], *s["hidden"], s["out"]), device=device)
     params = [p.requires_grad_() for p in weights + biases]
     gen = torch.Generator().manual_seed(s["seed"] + 1)
     z = torch.randn(s["batch"], s["latent"], generator=gen).to(device)

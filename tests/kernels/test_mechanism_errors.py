@@ -14,28 +14,38 @@ def additive():
 
 
 def forward_args(net, **change):
-    args = dict(x=torch.randn(5, 3), parent_index=net.parent_index, parent_mask=net.parent_mask,
-                weights=net.weights, biases=net.biases, activation="tanh", scale=net.scale)
+    args = dict(
+        x=torch.randn(5, 3),
+        parent_index=net.parent_index,
+        parent_mask=net.parent_mask,
+        weights=net.weights,
+        biases=net.biases,
+        activation="tanh",
+        scale=net.scale,
+    )
     args.update(change)
     return args
 
 
 # lambdas: parameters are built at import time, before the float64 default is set
-@pytest.mark.parametrize("change,match", [
-    (lambda: dict(x=torch.randn(5)), "x must have 2"),
-    (lambda: dict(x=torch.randint(0, 3, (5, 3))), "x must be float"),
-    (lambda: dict(x=torch.randn(5, 4)), "parent_index must have shape"),
-    (lambda: dict(parent_index=torch.zeros(3, 2)), "parent_index must be an int"),
-    (lambda: dict(parent_index=torch.full((3, 2), 3)), r"parent_index has entries outside \[0, 3\)"),
-    (lambda: dict(parent_mask=torch.ones(3, 1)), "parent_mask must have shape"),
-    (lambda: dict(weights="w"), "weights must be a non-empty list"),
-    (lambda: dict(biases=[]), "biases must be a list"),
-    (lambda: dict(activation="gelu"), "activation='gelu'"),
-    (lambda: dict(scale=None), "scale .* is required"),
-    (lambda: dict(scale=torch.tensor([1.0, -1.0, 1.0])), "scale must be positive"),
-    (lambda: dict(scale=torch.ones(2)), "scale must have shape"),
-    (lambda: dict(scale=torch.ones(3, dtype=torch.float32)), "scale must have the dtype"),
-])
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        (lambda: dict(x=torch.randn(5)), "x must have 2"),
+        (lambda: dict(x=torch.randint(0, 3, (5, 3))), "x must be float"),
+        (lambda: dict(x=torch.randn(5, 4)), "parent_index must have shape"),
+        (lambda: dict(parent_index=torch.zeros(3, 2)), "parent_index must be an int"),
+        (lambda: dict(parent_index=torch.full((3, 2), 3)), r"parent_index has entries outside \[0, 3\)"),
+        (lambda: dict(parent_mask=torch.ones(3, 1)), "parent_mask must have shape"),
+        (lambda: dict(weights="w"), "weights must be a non-empty list"),
+        (lambda: dict(biases=[]), "biases must be a list"),
+        (lambda: dict(activation="gelu"), "activation='gelu'"),
+        (lambda: dict(scale=None), "scale .* is required"),
+        (lambda: dict(scale=torch.tensor([1.0, -1.0, 1.0])), "scale must be positive"),
+        (lambda: dict(scale=torch.ones(2)), "scale must have shape"),
+        (lambda: dict(scale=torch.ones(3, dtype=torch.float32)), "scale must have the dtype"),
+    ],
+)
 def test_forward_bad_input(additive, change, match):
     with pytest.raises(CausalError, match=match):
         mechanism_forward(**forward_args(additive, **change()))
@@ -66,9 +76,16 @@ def test_location_scale_takes_no_scale():
 
 
 def sample_args(net, **change):
-    args = dict(u=torch.randn(5, 3), parent_index=net.parent_index, parent_mask=net.parent_mask,
-                weights=net.weights, biases=net.biases, activation="relu", order=net.order,
-                scale=net.scale)
+    args = dict(
+        u=torch.randn(5, 3),
+        parent_index=net.parent_index,
+        parent_mask=net.parent_mask,
+        weights=net.weights,
+        biases=net.biases,
+        activation="relu",
+        order=net.order,
+        scale=net.scale,
+    )
     args.update(change)
     return args
 
@@ -81,12 +98,13 @@ def test_sample_bad_input(additive):
         (dict(order=backwards), "order is not topological: node"),
         (dict(variant="wave"), "variant='wave'"),
         (dict(intervene_mask=torch.ones(3)), "intervene_mask must be a bool"),
-        (dict(intervene_mask=torch.ones(2, dtype=torch.bool), intervene_value=1.0),
-         "intervene_mask must have shape"),
+        (dict(intervene_mask=torch.ones(2, dtype=torch.bool), intervene_value=1.0), "intervene_mask must have shape"),
         (dict(intervene_mask=torch.ones(3, dtype=torch.bool)), "intervene_value is required"),
         (dict(intervene_value=1.0), "intervene_value was given without intervene_mask"),
-        (dict(intervene_mask=torch.ones(3, dtype=torch.bool), intervene_value=torch.ones(4)),
-         "intervene_value of shape"),
+        (
+            dict(intervene_mask=torch.ones(3, dtype=torch.bool), intervene_value=torch.ones(4)),
+            "intervene_value of shape",
+        ),
         (dict(u=torch.randn(5)), "u must have 2"),
     ]
     for change, match in cases:

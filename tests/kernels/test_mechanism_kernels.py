@@ -17,26 +17,42 @@ OUTPUTS = ("loc", "scale", "u", "log_prob")
 
 def mechanism_shapes(max_batch, max_nodes, max_parents, max_hidden, **extra):
     """A random stacked mechanism and batch (what ``draw`` reads), then the ``extra`` entries."""
-    return st.fixed_dictionaries({
-        "seed": st.integers(0, 2**31 - 1),
-        "batch": st.integers(1, max_batch),
-        "nodes": st.integers(1, max_nodes),
-        "max_parents": st.integers(1, max_parents),
-        "hidden": st.lists(st.integers(1, max_hidden), max_size=2).map(tuple),
-        "outputs": st.sampled_from([1, 2]),
-        "activation": st.sampled_from(["tanh", "relu", "silu"]),
-        **extra,
-    })
+    return st.fixed_dictionaries(
+        {
+            "seed": st.integers(0, 2**31 - 1),
+            "batch": st.integers(1, max_batch),
+            "nodes": st.integers(1, max_nodes),
+            "max_parents": st.integers(1, max_parents),
+            "hidden": st.lists(st.integers(1, max_hidden), max_size=2).map(tuple),
+            "outputs": st.sampled_from([1, 2]),
+            "activation": st.sampled_from(["tanh", "relu", "silu"]),
+            **extra,
+        }
+    )
 
 
 def kernel_shapes(max_batch, max_nodes, max_hidden):
-    return mechanism_shapes(max_batch, max_nodes, 4, max_hidden, soft_mask=st.booleans(),
-                            used=st.sets(st.sampled_from(OUTPUTS), min_size=1), x_grad=st.booleans())
+    return mechanism_shapes(
+        max_batch,
+        max_nodes,
+        4,
+        max_hidden,
+        soft_mask=st.booleans(),
+        used=st.sets(st.sampled_from(OUTPUTS), min_size=1),
+        x_grad=st.booleans(),
+    )
 
 
 def draw(s, device="cpu"):
-    net = random_mechanism(s["seed"], s["nodes"], s["max_parents"], s["hidden"], s["outputs"],
-                           soft_mask=s.get("soft_mask", False), device=device)
+    net = random_mechanism(
+        s["seed"],
+        s["nodes"],
+        s["max_parents"],
+        s["hidden"],
+        s["outputs"],
+        soft_mask=s.get("soft_mask", False),
+        device=device,
+    )
     gen = torch.Generator().manual_seed(s["seed"] + 1)
     x = torch.randn(s["batch"], s["nodes"], generator=gen).to(device)
     return net, x
@@ -78,13 +94,17 @@ def check_sampling(s, backend_name, device="cpu"):
         mask = (torch.rand(s["batch"], s["nodes"], generator=gen) < 0.4).to(device)
         value = torch.randn(s["batch"], s["nodes"], generator=gen).to(device)
     want = reference.mechanism_sample(
-        u, *net.args(), s["activation"], net.order, net.scale,
+        u,
+        *net.args(),
+        s["activation"],
+        net.order,
+        net.scale,
         None if mask is None else torch.broadcast_to(mask, u.shape),
-        None if value is None else torch.broadcast_to(value, u.shape))
+        None if value is None else torch.broadcast_to(value, u.shape),
+    )
     for variant in ("dag", "level"):
         with use_backend(backend_name):
-            got = mechanism_sample(u, *net.args(), s["activation"], net.order, net.scale, mask,
-                                   value, variant=variant)
+            got = mechanism_sample(u, *net.args(), s["activation"], net.order, net.scale, mask, value, variant=variant)
         assert got.dtype == want.dtype
         assert_close_fp32(got, want, rtol=5e-5, name=f"x ({variant})")
 
@@ -136,5 +156,4 @@ def test_networks_outside_the_kernels_run_the_reference(hidden):
         sampled = mechanism_sample(x, *net.args(), "relu", net.order, net.scale)
     want = reference.mechanism_forward(x, *net.args(), "relu", net.scale)
     assert all(torch.equal(g, w) for g, w in zip(got, want))
-    assert torch.equal(sampled, reference.mechanism_sample(x, *net.args(), "relu", net.order,
-                                                           net.scale))
+    assert torch.equal(sampled, reference.mechanism_sample(x, *net.args(), "relu", net.order, net.scale))

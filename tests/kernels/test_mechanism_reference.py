@@ -11,21 +11,22 @@ from causalppl.kernels import mechanism_forward, mechanism_sample, scale_transfo
 from causalppl.kernels.mechanism import reference
 from causalppl.kernels.testing import random_mechanism
 
-shapes = st.fixed_dictionaries({
-    "seed": st.integers(0, 2**31 - 1),
-    "batch": st.integers(1, 40),
-    "nodes": st.integers(1, 7),
-    "max_parents": st.integers(1, 4),
-    "hidden": st.lists(st.integers(1, 9), max_size=3).map(tuple),
-    "outputs": st.sampled_from([1, 2]),
-    "activation": st.sampled_from(["tanh", "relu", "silu"]),
-    "soft_mask": st.booleans(),
-})
+shapes = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 2**31 - 1),
+        "batch": st.integers(1, 40),
+        "nodes": st.integers(1, 7),
+        "max_parents": st.integers(1, 4),
+        "hidden": st.lists(st.integers(1, 9), max_size=3).map(tuple),
+        "outputs": st.sampled_from([1, 2]),
+        "activation": st.sampled_from(["tanh", "relu", "silu"]),
+        "soft_mask": st.booleans(),
+    }
+)
 
 
 def draw(s):
-    net = random_mechanism(s["seed"], s["nodes"], s["max_parents"], s["hidden"], s["outputs"],
-                           soft_mask=s["soft_mask"])
+    net = random_mechanism(s["seed"], s["nodes"], s["max_parents"], s["hidden"], s["outputs"], soft_mask=s["soft_mask"])
     torch.manual_seed(s["seed"])
     return net, torch.randn(s["batch"], s["nodes"])
 
@@ -36,8 +37,7 @@ def naive_node(x_row_parents, j, net, activation):
     for i, (w, b) in enumerate(zip(net.weights, net.biases)):
         h = h @ w[j] + b[j]
         if i < len(net.weights) - 1:
-            h = {"tanh": torch.tanh, "relu": torch.relu, "silu": torch.nn.functional.silu}[
-                activation](h)
+            h = {"tanh": torch.tanh, "relu": torch.relu, "silu": torch.nn.functional.silu}[activation](h)
     return h
 
 
@@ -46,10 +46,14 @@ def naive_forward(x, net, activation):
     loc, scale = torch.empty(b, n), torch.empty(b, n)
     for r in range(b):
         for j in range(n):
-            parents = torch.stack([
-                x[r, int(net.parent_index[j, p])] * net.parent_mask[j, p]
-                if net.parent_mask[j, p] != 0 else torch.tensor(0.0)
-                for p in range(net.parent_index.shape[1])])
+            parents = torch.stack(
+                [
+                    x[r, int(net.parent_index[j, p])] * net.parent_mask[j, p]
+                    if net.parent_mask[j, p] != 0
+                    else torch.tensor(0.0)
+                    for p in range(net.parent_index.shape[1])
+                ]
+            )
             out = naive_node(parents, j, net, activation)
             loc[r, j] = out[0]
             scale[r, j] = net.scale[j] if out.shape[0] == 1 else scale_transform(out[1])
@@ -82,8 +86,7 @@ def test_padding_indices_are_never_read(s):
     moved = net.parent_index.clone()
     padding = net.parent_mask == 0
     moved[padding] = (moved[padding] + 1) % s["nodes"]
-    again = mechanism_forward(x, moved, net.parent_mask, net.weights, net.biases,
-                              s["activation"], net.scale)
+    again = mechanism_forward(x, moved, net.parent_mask, net.weights, net.biases, s["activation"], net.scale)
     for g, w in zip(again, base):
         torch.testing.assert_close(g, w, rtol=0, atol=0)
 
@@ -114,9 +117,13 @@ def test_linear_gaussian_closed_form():
     loc, s, u, lp = mechanism_forward(x, pidx, pmask, w, b, "tanh", scale)
     torch.testing.assert_close(loc, torch.tensor([[0.25, 1.6], [0.25, -1.0]]))
     torch.testing.assert_close(u[:, 1], torch.tensor([0.8, 2.0]))
-    want = [sum(-0.5 * ((xv - m) / sd) ** 2 - math.log(sd) - 0.5 * math.log(2 * math.pi)
-                for xv, m, sd in zip(row, locs, (1.0, 0.5)))
-            for row, locs in zip(x.tolist(), loc.tolist())]
+    want = [
+        sum(
+            -0.5 * ((xv - m) / sd) ** 2 - math.log(sd) - 0.5 * math.log(2 * math.pi)
+            for xv, m, sd in zip(row, locs, (1.0, 0.5))
+        )
+        for row, locs in zip(x.tolist(), loc.tolist())
+    ]
     torch.testing.assert_close(lp, torch.tensor(want))
 
 
@@ -141,8 +148,17 @@ def test_reference_sampling_is_differentiable(variant):
     w0 = net.weights[0].clone().requires_grad_()
 
     def sample(u, w0):
-        return mechanism_sample(u, net.parent_index, net.parent_mask, [w0, net.weights[1]],
-                                net.biases, "tanh", net.order, net.scale, variant=variant)
+        return mechanism_sample(
+            u,
+            net.parent_index,
+            net.parent_mask,
+            [w0, net.weights[1]],
+            net.biases,
+            "tanh",
+            net.order,
+            net.scale,
+            variant=variant,
+        )
 
     with use_backend("torch"):
         assert torch.autograd.gradcheck(sample, (u, w0))

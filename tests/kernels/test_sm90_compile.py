@@ -30,8 +30,13 @@ def test_every_kernel_compiles_for_sm90():
     specs = [{"kind": "mechanism", "nodes": 20, "max_parents": 3, **m} for m in MECHANISMS]
     specs += [{"kind": "decoder", **d} for d in DECODERS]
     rows = _aot.report(specs)
-    mechanism_kernels = ["_forward_kernel", "_backward_kernel", "_backward_kernel",
-                         "_sample_dag_kernel", "_sample_level_kernel"]
+    mechanism_kernels = [
+        "_forward_kernel",
+        "_backward_kernel",
+        "_backward_kernel",
+        "_sample_dag_kernel",
+        "_sample_level_kernel",
+    ]
     for spec in specs:
         mine = [r for r in rows if r["spec"] == spec]
         names = [r["kernel"] for r in mine]

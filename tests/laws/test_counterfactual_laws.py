@@ -19,7 +19,6 @@ scms = hst.one_of(st.linear_gaussian_scms(max_nodes=5), st.nonlinear_anms(max_no
 pytestmark = pytest.mark.filterwarnings("ignore::causalppl.errors.CausalWarning")
 
 
-
 def _unit(scm, seed, n=3):
     """Full evidence for ``n`` units drawn from the model."""
     ds = cp.sample(scm.model, n, seed=seed)

@@ -18,7 +18,6 @@ scms = hst.one_of(st.linear_gaussian_scms(max_nodes=5), st.nonlinear_anms(max_no
 pytestmark = pytest.mark.filterwarnings("ignore::causalppl.errors.CausalWarning")
 
 
-
 def _trace(model, seed):
     torch.manual_seed(seed)
     return poutine.trace(model).get_trace()

@@ -39,8 +39,11 @@ def rotation_null(z, x, draws=20, seed=0):
 
 
 @STATISTICAL
-@given(mixing=st.invertible_linear_mixings(dim=hst.integers(2, 4), max_condition=5.0),
-       family=hst.sampled_from(["laplace", "uniform", "student_t"]), seed=st.seeds())
+@given(
+    mixing=st.invertible_linear_mixings(dim=hst.integers(2, 4), max_condition=5.0),
+    family=hst.sampled_from(["laplace", "uniform", "student_t"]),
+    seed=st.seeds(),
+)
 def test_linear_ica_identifies_non_gaussian_sources(mixing, family, seed):
     d = mixing.matrix.shape[1]
     gen = torch.Generator().manual_seed(seed)
@@ -57,8 +60,15 @@ def test_gaussian_sources_ica_likelihood_is_rotation_invariant(dim, seed):
     x = torch.randn(200, dim, generator=gen, dtype=torch.float64)
     w = torch.randn(dim, dim, generator=gen, dtype=torch.float64) + 2 * torch.eye(dim, dtype=torch.float64)
 
-    assert_invariant(lambda w: ica_log_likelihood(x, w, "gaussian"), w, lambda w, r: r @ w,
-                     orthogonal_group(dim), seed=seed % 1000, rtol=1e-12, atol=0.0)
+    assert_invariant(
+        lambda w: ica_log_likelihood(x, w, "gaussian"),
+        w,
+        lambda w, r: r @ w,
+        orthogonal_group(dim),
+        seed=seed % 1000,
+        rtol=1e-12,
+        atol=0.0,
+    )
 
 
 @given(p=hst.integers(3, 6), k=hst.integers(1, 2), seed=st.seeds())
@@ -69,13 +79,18 @@ def test_factor_analysis_is_rotation_invariant_exactly(p, k, seed):
     psi = 0.2 + torch.rand(p, generator=gen, dtype=torch.float64)
     # With one factor the group O(1) = {+1, -1}: draw its non-trivial element.
     group = orthogonal_group(k) if k > 1 else (lambda gen: -torch.eye(1, dtype=torch.float64))
-    assert_invariant(lambda lo: factor_analysis_log_likelihood(x, lo, psi), loadings, lambda lo, r: lo @ r,
-                     group, rtol=1e-12, atol=0.0)
+    assert_invariant(
+        lambda lo: factor_analysis_log_likelihood(x, lo, psi),
+        loadings,
+        lambda lo, r: lo @ r,
+        group,
+        rtol=1e-12,
+        atol=0.0,
+    )
 
 
 @STATISTICAL
-@given(scm=st.linear_scms(hst.sampled_from(["laplace", "uniform", "student_t"]), max_nodes=5),
-       seed=st.seeds())
+@given(scm=st.linear_scms(hst.sampled_from(["laplace", "uniform", "student_t"]), max_nodes=5), seed=st.seeds())
 def test_lingam_recovers_the_dag_of_a_non_gaussian_linear_sem(scm, seed):
     x = scm.data_matrix(2000, seed=seed % 2**31)
     fit = fit_lingam(x, scm.graph.nodes, alpha=1e-4)

@@ -18,8 +18,11 @@ def networks(draw):
     seed = draw(cst.seeds())
     g = torch.Generator().manual_seed(seed)
     nets, batch, rows = draw(hst.integers(1, 5)), draw(hst.integers(1, 40)), draw(hst.integers(1, 9))
-    widths = [draw(hst.integers(1, 4))] + draw(hst.lists(hst.integers(1, 7), min_size=0, max_size=2)) + [
-        draw(hst.integers(1, 3))]
+    widths = (
+        [draw(hst.integers(1, 4))]
+        + draw(hst.lists(hst.integers(1, 7), min_size=0, max_size=2))
+        + [draw(hst.integers(1, 3))]
+    )
     weights = [torch.randn(nets, a, b, generator=g) for a, b in zip(widths, widths[1:])]
     biases = [torch.randn(nets, b, generator=g) for b in widths[1:]]
     roots = draw(hst.integers(0, nets))
@@ -36,7 +39,7 @@ def test_values_and_gradients_equal_the_reference(net):
     grad_out = torch.randn(nets, batch, weights[-1].shape[-1], generator=torch.Generator().manual_seed(1))
 
     def run(fn):
-        hh, ws, bs = leaves[0], leaves[1:1 + depth], leaves[1 + depth:]
+        hh, ws, bs = leaves[0], leaves[1 : 1 + depth], leaves[1 + depth :]
         out = fn(hh, ws, bs)
         grads = torch.autograd.grad(out, leaves, grad_out, allow_unused=True)
         return out, [torch.zeros_like(t) if g is None else g for t, g in zip(leaves, grads)]
@@ -48,8 +51,9 @@ def test_values_and_gradients_equal_the_reference(net):
     out, grads = run(lambda hh, ws, bs: blocked_mlp(hh, ws, bs, act, rows=rows, roots=roots))
     torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(reference_mlp(h, weights, biases, act, roots), ref.detach(), rtol=1e-10, atol=1e-12)
-    for name, a, b in zip(["input"] + [f"weight_{i}" for i in range(depth)] + [f"bias_{i}" for i in range(depth)],
-                          grads, ref_grads):
+    for name, a, b in zip(
+        ["input"] + [f"weight_{i}" for i in range(depth)] + [f"bias_{i}" for i in range(depth)], grads, ref_grads
+    ):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11, msg=lambda m, name=name: f"{name}: {m}")
 
 
@@ -58,15 +62,19 @@ def test_without_gradients_it_is_a_plain_forward():
     ws, bs = [torch.randn(2, 3, 4), torch.randn(2, 4, 1)], [torch.randn(2, 4), torch.randn(2, 1)]
     with torch.no_grad():
         torch.testing.assert_close(blocked_mlp(h, ws, bs, "tanh", rows=3), stacked_mlp(h, ws, bs, torch.tanh))
-        torch.testing.assert_close(blocked_mlp(h[1:], ws, bs, "tanh", rows=3, roots=1),
-                                   reference_mlp(h[1:], ws, bs, "tanh", roots=1))
+        torch.testing.assert_close(
+            blocked_mlp(h[1:], ws, bs, "tanh", rows=3, roots=1), reference_mlp(h[1:], ws, bs, "tanh", roots=1)
+        )
 
 
-@pytest.mark.parametrize(("nets", "batch", "width", "worth", "rows"), [
-    (50, 4096, 64, True, ROWS),  # 13M activations per layer: far out of cache, blocks
-    (20, 256, 64, True, 256),    # 0.3M: one block (the backward and narrow layers still pay)
-    (50, 8, 512, False, 8),      # a handful of rows: the reference's fewer steps win
-])
+@pytest.mark.parametrize(
+    ("nets", "batch", "width", "worth", "rows"),
+    [
+        (50, 4096, 64, True, ROWS),  # 13M activations per layer: far out of cache, blocks
+        (20, 256, 64, True, 256),  # 0.3M: one block (the backward and narrow layers still pay)
+        (50, 8, 512, False, 8),  # a handful of rows: the reference's fewer steps win
+    ],
+)
 def test_rows_are_blocked_only_for_large_cpu_batches(nets, batch, width, worth, rows):
     h, weights = torch.empty(nets, batch, 3), [torch.empty(nets, 3, width), torch.empty(nets, width, 1)]
     assert worth_blocking(h) is worth

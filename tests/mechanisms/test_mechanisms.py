@@ -55,8 +55,12 @@ def test_zero_spline_parameters_give_the_identity():
     assert float(identity.inv(torch.tensor(0.3))) == pytest.approx(0.3)
 
 
-@given(cst.seeds(), hst.lists(hst.integers(0, 4), min_size=1, max_size=5), hst.sampled_from([(), (3,), (4, 2)]),
-       hst.sampled_from(["tanh", "relu", "silu"]))
+@given(
+    cst.seeds(),
+    hst.lists(hst.integers(0, 4), min_size=1, max_size=5),
+    hst.sampled_from([(), (3,), (4, 2)]),
+    hst.sampled_from(["tanh", "relu", "silu"]),
+)
 def test_bank_stacked_evaluation_equals_each_net(seed, fan_in, hidden, activation):
     torch.manual_seed(seed)
     bank = MechanismBank(fan_in, hidden, out_features=3, activation=activation)

@@ -41,8 +41,7 @@ def test_location_scale_world_shift_equals_push_difference(site):
     fn, u = site
     nm = noise_model(fn, "y")
     generic = _push_difference(nm, u)
-    torch.testing.assert_close(nm.world_shift(u, WORLD_DIM, 0).expand_as(generic), generic,
-                               rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(nm.world_shift(u, WORLD_DIM, 0).expand_as(generic), generic, rtol=1e-12, atol=1e-12)
 
 
 @given(loc_scale_sites())
@@ -71,8 +70,12 @@ def test_a_noise_free_shift_is_the_world_shift(site):
     shift = nm.noise_free_shift(WORLD_DIM, 0)
     generic = _push_difference(nm, u)
     scale = nm.scale
-    shared = not isinstance(scale, torch.Tensor) or scale.dim() < -WORLD_DIM or scale.shape[WORLD_DIM] == 1 \
+    shared = (
+        not isinstance(scale, torch.Tensor)
+        or scale.dim() < -WORLD_DIM
+        or scale.shape[WORLD_DIM] == 1
         or scale.stride(WORLD_DIM) == 0
+    )
     loc_has_world = isinstance(nm.loc, torch.Tensor) and nm.loc.dim() >= -WORLD_DIM
     assert (shift is not None) == (shared and loc_has_world)
     if shift is not None:

@@ -18,7 +18,6 @@ A, B, C = 0.5, 0.7, 0.4  # Pearl, Glymour & Jewell (2016), section 4.2.3
 pytestmark = pytest.mark.filterwarnings("ignore::causalppl.errors.CausalWarning")
 
 
-
 def pearl():
     x = pyro.sample("x", dist.Normal(0.0, 1.0))
     h = pyro.sample("h", dist.Normal(A * x, 1.0))

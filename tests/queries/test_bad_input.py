@@ -22,8 +22,14 @@ def model():
 
 
 def test_every_error_is_a_value_error():
-    for e in (CyclicGraphError, DuplicateSiteError, EvidenceError, NonInvertibleError,
-              UnknownSiteError, UnsupportedDistributionError):
+    for e in (
+        CyclicGraphError,
+        DuplicateSiteError,
+        EvidenceError,
+        NonInvertibleError,
+        UnknownSiteError,
+        UnsupportedDistributionError,
+    ):
         assert issubclass(e, cp.CausalError) and issubclass(e, ValueError)
 
 

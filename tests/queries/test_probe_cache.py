@@ -22,8 +22,7 @@ def test_second_query_uses_the_cache_and_gives_the_same_answer():
     second = cp.counterfactual(_chain, evidence=ev, do={"x": 0.0}, num_samples=1)
     assert first.equals(second)
     # y' = 2 * 0 + (y - 2x)
-    assert torch.allclose(torch.as_tensor(second.y.sel(world="counterfactual").values).squeeze(),
-                          ev["y"] - 2 * ev["x"])
+    assert torch.allclose(torch.as_tensor(second.y.sel(world="counterfactual").values).squeeze(), ev["y"] - 2 * ev["x"])
 
 
 def test_a_program_whose_structure_changes_is_probed_again():
@@ -41,8 +40,9 @@ def test_a_program_whose_structure_changes_is_probed_again():
     cf = cp.counterfactual(model, evidence={"x": 1.0, "y": 2.0}, do={"x": 0.0}, num_samples=4)
     assert set(cf.data_vars) == {"x", "y"}
     state["wide"] = True
-    cf = cp.counterfactual(model, evidence={"x": 1.0, "y": 2.0}, do={"x": 0.0}, num_samples=4,
-                           abduction="importance", num_particles=200)
+    cf = cp.counterfactual(
+        model, evidence={"x": 1.0, "y": 2.0}, do={"x": 0.0}, num_samples=4, abduction="importance", num_particles=200
+    )
     assert set(cf.data_vars) == {"x", "y", "z"} and cf.z.dims == ("world", "sample", "k")
 
 
@@ -55,8 +55,7 @@ def test_a_site_that_changes_shape_is_probed_again():
 
     cp.counterfactual(model, evidence={"x": torch.zeros(2), "y": 0.5}, do={"x": torch.ones(2)}, num_samples=1)
     state["d"] = 3
-    cf = cp.counterfactual(model, evidence={"x": torch.zeros(3), "y": 0.5}, do={"x": torch.ones(3)},
-                           num_samples=1)
+    cf = cp.counterfactual(model, evidence={"x": torch.zeros(3), "y": 0.5}, do={"x": torch.ones(3)}, num_samples=1)
     assert cf.y.sel(world="counterfactual").item() == pytest.approx(3.5)
 
 

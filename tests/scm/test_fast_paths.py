@@ -32,12 +32,15 @@ def _torch_backend():
     """These tests compare the torch fast path with the Pyro path (kernels: test_kernel_route)."""
     with use_backend("torch"):
         yield
+
+
 N_UNITS = 6
 
 
 def _close(a, b, what):
-    torch.testing.assert_close(torch.as_tensor(a).double(), torch.as_tensor(b).double(), rtol=1e-5, atol=1e-7,
-                               msg=lambda m: f"{what}: {m}")
+    torch.testing.assert_close(
+        torch.as_tensor(a).double(), torch.as_tensor(b).double(), rtol=1e-5, atol=1e-7, msg=lambda m: f"{what}: {m}"
+    )
 
 
 @hst.composite
@@ -59,8 +62,15 @@ def scms(draw, allow_other=True):
     activation = draw(hst.sampled_from(["tanh", "relu", "silu"]))
     seed = draw(cst.seeds())
     torch.manual_seed(seed)
-    scm = NeuralSCM(graph, mechanism=default, hidden=hidden, activation=activation, mechanisms=overrides,
-                    bins=draw(hst.integers(2, 5)), bound=3.0)
+    scm = NeuralSCM(
+        graph,
+        mechanism=default,
+        hidden=hidden,
+        activation=activation,
+        mechanisms=overrides,
+        bins=draw(hst.integers(2, 5)),
+        bound=3.0,
+    )
     with torch.no_grad():  # data units differ from model units: exercise the standardisation
         scm.feature_loc.uniform_(-2, 2)
         scm.feature_scale.uniform_(0.5, 3)
@@ -211,15 +221,20 @@ def test_public_counterfactual_takes_the_batched_path_with_the_pyro_answer(drawn
     assert batched.attrs["abduction"] == generic.attrs["abduction"] == "exact"
     assert batched.attrs["mechanisms"] == generic.attrs["mechanisms"]
     assert {k: v for k, v in batched.attrs.items() if k.startswith("extrapolation")} == pytest.approx(
-        {k: v for k, v in generic.attrs.items() if k.startswith("extrapolation")})
+        {k: v for k, v in generic.attrs.items() if k.startswith("extrapolation")}
+    )
     assert batched.sizes == generic.sizes
     for v in scm.nodes:
         assert batched[v].dims == generic[v].dims
         _close(batched[v].values, generic[v].values, f"counterfactual {v}")
     rows = torch.stack([values[v] for v in scm.nodes], 1)
-    _close(scm.counterfactual_rows(rows, do), torch.as_tensor(
-        batched.to_array("node").sel(world="counterfactual").isel(sample=0).transpose("unit", "node").values),
-        "counterfactual_rows")
+    _close(
+        scm.counterfactual_rows(rows, do),
+        torch.as_tensor(
+            batched.to_array("node").sel(world="counterfactual").isel(sample=0).transpose("unit", "node").values
+        ),
+        "counterfactual_rows",
+    )
 
 
 @given(scms(), hst.data())

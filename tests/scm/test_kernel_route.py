@@ -12,11 +12,11 @@ from causalppl.testing import strategies as cst
 
 pytestmark = pytest.mark.interpreter
 
+
 def _draw(scm, n, seed, do=None):
     """``n`` draws of every node as tensors (through the public query)."""
     ds = cp.sample(scm, n, seed=seed, do=do)
     return {v: torch.as_tensor(ds[v].values) for v in scm.nodes}
-
 
 
 def _close(a, b, what):
@@ -27,9 +27,12 @@ def _close(a, b, what):
 def kernel_scms(draw):
     graph = draw(cst.dags(min_nodes=1, max_nodes=5, max_indegree=3))
     torch.manual_seed(draw(cst.seeds()))
-    scm = NeuralSCM(graph, mechanism=draw(hst.sampled_from(["additive", "location_scale"])),
-                    hidden=draw(hst.sampled_from([(), (4,), (5, 3)])),
-                    activation=draw(hst.sampled_from(["tanh", "relu", "silu"])))
+    scm = NeuralSCM(
+        graph,
+        mechanism=draw(hst.sampled_from(["additive", "location_scale"])),
+        hidden=draw(hst.sampled_from([(), (4,), (5, 3)])),
+        activation=draw(hst.sampled_from(["tanh", "relu", "silu"])),
+    )
     with torch.no_grad():
         scm.feature_loc.uniform_(-1, 1)
         scm.feature_scale.uniform_(0.5, 2)

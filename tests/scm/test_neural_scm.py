@@ -16,11 +16,11 @@ from causalppl.testing import strategies as cst
 PARENTS = {"x": [], "c": ["x"], "z": ["x"], "y": ["x", "c", "z"]}
 OVERRIDES = {"c": {"kind": "categorical", "categories": 3}, "z": {"kind": "flow", "dim": 2}}
 
+
 def _draw(scm, n, seed, do=None):
     """``n`` draws of every node as tensors (through the public query)."""
     ds = cp.sample(scm, n, seed=seed, do=do)
     return {v: torch.as_tensor(ds[v].values) for v in scm.nodes}
-
 
 
 def _scm(**kw):

@@ -14,11 +14,11 @@ from causalppl.scm.io import _digest
 PARENTS = {"x": [], "c": ["x"], "z": ["x"], "y": ["x", "c", "z"]}
 OVERRIDES = {"c": {"kind": "categorical", "categories": 3}, "z": {"kind": "additive", "dim": 2}}
 
+
 def _draw(scm, n, seed, do=None):
     """``n`` draws of every node as tensors (through the public query)."""
     ds = cp.sample(scm, n, seed=seed, do=do)
     return {v: torch.as_tensor(ds[v].values) for v in scm.nodes}
-
 
 
 @pytest.fixture

@@ -17,8 +17,9 @@ def test_assert_identifiable_needs_both_floor_and_margin():
 
 
 def test_assert_identifiable_for_distances_and_callables():
-    assert assert_identifiable(lambda: 0.02, lambda: 0.4, floor=0.1, margin=0.2, metric="Amari",
-                               higher_is_better=False) == (0.02, 0.4)
+    assert assert_identifiable(
+        lambda: 0.02, lambda: 0.4, floor=0.1, margin=0.2, metric="Amari", higher_is_better=False
+    ) == (0.02, 0.4)
     with pytest.raises(AssertionError, match="Amari of the fit 0.3000"):
         assert_identifiable(0.3, 0.4, floor=0.1, margin=0.2, metric="Amari", higher_is_better=False)
     with pytest.raises(CausalError, match="margin"):

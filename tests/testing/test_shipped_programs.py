@@ -29,7 +29,6 @@ TRUTHS = {
 pytestmark = pytest.mark.filterwarnings("ignore::causalppl.errors.CausalWarning")
 
 
-
 def _units(ds, world):
     """``{node: [units]}`` of a one-sample counterfactual Dataset in ``world``."""
     return {n: torch.as_tensor(ds[n].sel(world=world).values[0]) for n in ds.data_vars}

@@ -58,8 +58,7 @@ def _covariance_by_recursion(scm, do):
                 continue
             cov[(n, m)] = cov[(m, n)] = sum(w[p] * cov[(p, m)] for p in pa)
         cov[(n, n)] = sum(w[p] * w[q] * cov[(p, q)] for p in pa for q in pa) + scm.scales[n] ** 2
-    return (np.array([mean[n] for n in nodes]),
-            np.array([[cov[(a, b)] for b in nodes] for a in nodes]))
+    return (np.array([mean[n] for n in nodes]), np.array([[cov[(a, b)] for b in nodes] for a in nodes]))
 
 
 @given(scm=st.linear_scms(hst.sampled_from(NOISE_FAMILIES)), data=hst.data())
@@ -72,8 +71,9 @@ def test_mean_cov_matches_a_recursive_reference(scm, data):
 
 
 @HEAVY
-@given(scm=st.linear_scms(hst.sampled_from(NOISE_FAMILIES), max_nodes=4), data=hst.data(),
-       seed=hst.integers(0, 2**31 - 1))
+@given(
+    scm=st.linear_scms(hst.sampled_from(NOISE_FAMILIES), max_nodes=4), data=hst.data(), seed=hst.integers(0, 2**31 - 1)
+)
 def test_mean_cov_matches_cp_sample_moments(scm, data, seed):
     do = data.draw(hst.one_of(hst.just({}), st.interventions(scm)))
     mean, cov = scm.mean_cov(do=do)
@@ -166,8 +166,10 @@ def test_tall_linear_mixings_have_full_column_rank(mix):
     torch.testing.assert_close(mix.inverse(mix(z)), z)
 
 
-@given(mix=st.leaky_relu_mlp_mixings(dim=hst.integers(1, 4), layers=hst.integers(1, 3), max_condition=3.0),
-       seed=hst.integers(0, 2**31 - 1))
+@given(
+    mix=st.leaky_relu_mlp_mixings(dim=hst.integers(1, 4), layers=hst.integers(1, 3), max_condition=3.0),
+    seed=hst.integers(0, 2**31 - 1),
+)
 def test_mlp_mixings_are_invertible_with_bounded_jacobian_condition(mix, seed):
     d = mix.weights[0].shape[0]
     z = torch.randn(20, d, generator=torch.Generator().manual_seed(seed), dtype=mix.weights[0].dtype)
@@ -178,8 +180,10 @@ def test_mlp_mixings_are_invertible_with_bounded_jacobian_condition(mix, seed):
         assert float(torch.linalg.cond(jac)) <= bound * (1 + 1e-9)
 
 
-@given(model=st.segment_latent_models(dim=hst.integers(1, 3), mixing=hst.sampled_from(["mlp", "linear"])),
-       seed=hst.integers(0, 1000))
+@given(
+    model=st.segment_latent_models(dim=hst.integers(1, 3), mixing=hst.sampled_from(["mlp", "linear"])),
+    seed=hst.integers(0, 1000),
+)
 def test_segment_latent_models_sample_their_law(model, seed):
     x, z, u = model.sample(2000, seed=seed)
     assert x.shape == z.shape == (2000 * model.n_segments, model.dim) and u.shape == (len(x),)

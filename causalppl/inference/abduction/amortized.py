@@ -78,8 +78,10 @@ class Amortized(Abduction):
         latent = {n for n in info.names if n not in observed and not info.is_deterministic(n)}
         missing = sorted((set(self.latent) | (latent & _informed(info, observed))) - sampled)
         if missing:
-            raise CausalError(f"the guide does not sample latent site(s) {missing}, whose posterior the evidence "
-                              "informs: the guide must draw every latent site")
+            raise CausalError(
+                f"the guide does not sample latent site(s) {missing}, whose posterior the evidence "
+                "informs: the guide must draw every latent site"
+            )
 
 
 def _informed(info, observed: set[str]) -> set[str]:
@@ -97,12 +99,13 @@ def required_observations(guide, evidence) -> list[str]:
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return sorted(evidence)
     names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    needed = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-              and p.default is p.empty]
+    needed = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty]
     missing = sorted(set(needed) - set(evidence))
     if missing:
-        raise EvidenceError(f"the guide reads observed site(s) {missing}, which the evidence does not give; "
-                            f"evidence: {sorted(evidence)}")
+        raise EvidenceError(
+            f"the guide reads observed site(s) {missing}, which the evidence does not give; "
+            f"evidence: {sorted(evidence)}"
+        )
     return [n for n in names if n in evidence]
 
 

@@ -51,8 +51,15 @@ class WorldRun:
 
     def run(self, num: int, *, noise=None, evidence=None, weigh: bool = False) -> TwinWorldMessenger:
         """The program in twin worlds under a ``num``-sample plate; returns the handler."""
-        tw = TwinWorldMessenger(self.actions, self.evidence if evidence is None else evidence, noise=noise,
-                                dim=self.world_dim, keep_dims=self.keep_dims, weigh=weigh, checked_evidence=True)
+        tw = TwinWorldMessenger(
+            self.actions,
+            self.evidence if evidence is None else evidence,
+            noise=noise,
+            dim=self.world_dim,
+            keep_dims=self.keep_dims,
+            weigh=weigh,
+            checked_evidence=True,
+        )
         # One sample needs no plate (its dim is size 1 by broadcasting): one fewer handler per site.
         plate = pyro.plate("sample", num, dim=self.sample_dim) if num > 1 else contextlib.nullcontext()
         with tw, plate:

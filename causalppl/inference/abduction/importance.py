@@ -46,8 +46,9 @@ class Importance(Abduction):
                 "unlikely for prior particles (raise num_particles, or use abduction='svi')"
             )
         index, ess = resample(lw, num_samples)
-        values = {n: _gather(tw.sites[n]["value"], index, run, len(run.info.event_shape(n)))
-                  for n in run.info.endogenous}
+        values = {
+            n: _gather(tw.sites[n]["value"], index, run, len(run.info.event_shape(n))) for n in run.info.endogenous
+        }
         return values, {"ess_min": float(ess.detach().min()), "num_particles": particles}, tw
 
 
@@ -89,6 +90,6 @@ def _gather(value, index, run, event_rank):
     if unit_dim is not None:
         uaxis = value.dim() - event_rank + unit_dim
         shape[uaxis] = index.shape[1]
-        value = value.expand(*value.shape[:uaxis], index.shape[1], *value.shape[uaxis + 1:])
-    idx = index.reshape(shape).expand(*value.shape[:axis], index.shape[0], *value.shape[axis + 1:])
+        value = value.expand(*value.shape[:uaxis], index.shape[1], *value.shape[uaxis + 1 :])
+    idx = index.reshape(shape).expand(*value.shape[:axis], index.shape[0], *value.shape[axis + 1 :])
     return torch.gather(value, axis, idx)

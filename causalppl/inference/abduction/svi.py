@@ -75,8 +75,9 @@ class SVI(Abduction):
         steps = checks.positive_int(self.options.get("svi_steps", STEPS), "svi_steps")
         lr = checks.positive_number(self.options.get("svi_lr", LR), "svi_lr")
         program = condition(run.program, run.evidence) if run.evidence else run.program
-        noise, attrs = svi_noise_posterior(program, self.latent, run.info, num_samples=num_samples,
-                                           sample_dim=run.sample_dim, steps=steps, lr=lr)
+        noise, attrs = svi_noise_posterior(
+            program, self.latent, run.info, num_samples=num_samples, sample_dim=run.sample_dim, steps=steps, lr=lr
+        )
         tw = run.run(num_samples, noise=noise)
         return {n: tw.sites[n]["value"] for n in run.info.endogenous}, attrs, tw
 
@@ -94,8 +95,10 @@ def svi_noise_posterior(conditioned, latent, info, *, num_samples, sample_dim, s
     for name in latent:
         nm = noise_model(info.sites[name]["fn"], name)
         if isinstance(nm, GumbelMaxNoise) or not nm.noise_dist(torch.Size()).has_rsample:
-            raise CausalError(f"abduction='svi' needs continuous, reparameterisable noise; site {name!r} is "
-                              f"{nm.describe()}: use abduction='importance'")
+            raise CausalError(
+                f"abduction='svi' needs continuous, reparameterisable noise; site {name!r} is "
+                f"{nm.describe()}: use abduction='importance'"
+            )
     program = ExogenousMessenger(latent)(conditioned)
     guide = AutoMultivariateNormal(program, init_scale=0.1)  # captures posterior correlations
     optim = pyro.optim.ClippedAdam({"lr": lr, "lrd": 0.01 ** (1 / steps)})
@@ -112,8 +115,11 @@ def svi_noise_posterior(conditioned, latent, info, *, num_samples, sample_dim, s
                 if step >= steps // 2:  # Polyak averaging over the second half
                     params = [p.detach() for p in guide.parameters()]
                     counted += 1
-                    average = [p.clone() for p in params] if average is None else \
-                        [a.add_((p - a) / counted) for a, p in zip(average, params)]
+                    average = (
+                        [p.clone() for p in params]
+                        if average is None
+                        else [a.add_((p - a) / counted) for a, p in zip(average, params)]
+                    )
             with torch.no_grad():
                 for p, a in zip(guide.parameters(), average):
                     p.copy_(a)
@@ -127,11 +133,14 @@ def svi_noise_posterior(conditioned, latent, info, *, num_samples, sample_dim, s
 def _diagnostics(losses: list[float]) -> dict:
     tenth = max(1, len(losses) // 10)
     last = torch.tensor(losses[-tenth:], dtype=torch.float64)
-    before = torch.tensor(losses[-2 * tenth: -tenth] or losses[-tenth:], dtype=torch.float64)
+    before = torch.tensor(losses[-2 * tenth : -tenth] or losses[-tenth:], dtype=torch.float64)
     spread = float(last.std()) if len(last) > 1 else 0.0
     trend = float(before.mean() - last.mean()) / spread if spread > 0 else 0.0
-    return {"svi_elbo": -float(last.mean()), "svi_elbo_trend": trend if math.isfinite(trend) else float("nan"),
-            "svi_steps": len(losses)}
+    return {
+        "svi_elbo": -float(last.mean()),
+        "svi_elbo_trend": trend if math.isfinite(trend) else float("nan"),
+        "svi_steps": len(losses),
+    }
 
 
 @contextlib.contextmanager
