@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import math
 
+import pyro.distributions as dist
 import torch
 
 from ..errors import CausalError
 from .registry import noise_model
 
-__all__ = ["LEVEL", "improbable"]
+__all__ = ["LEVEL", "improbable", "improbable_noise"]
 
 LEVEL = 0.01
 """The share of the law's own draws that count as improbable."""
@@ -52,6 +53,13 @@ def improbable(fn, value: torch.Tensor, site: str = "?") -> torch.Tensor | None:
     if bool(outside.any()):
         u = torch.where(outside.reshape(outside.shape + (1,) * (u.dim() - outside.dim())), prior.sample(), u)
     return outside | (prior.log_prob(u) < _threshold(nm.noise_dist(torch.Size())))
+
+
+def improbable_noise(u: torch.Tensor) -> torch.Tensor:
+    """:func:`improbable` for standard normal noise ``u`` already abducted (elementwise)."""
+    zero = torch.zeros((), dtype=u.dtype, device=u.device)
+    prior = dist.Normal(zero, zero + 1)
+    return prior.log_prob(u) < _threshold(prior)
 
 
 def _threshold(prior) -> float:

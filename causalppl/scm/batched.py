@@ -14,7 +14,6 @@ import torch
 
 from ..errors import CausalError
 from ..mechanisms.heads import ADDITIVE, CATEGORICAL, FLOW, LOCATION_SCALE
-from ..noise.typicality import improbable
 from ..program import BatchedPaths
 from . import fast
 
@@ -79,12 +78,14 @@ class NeuralSCMPaths(BatchedPaths):
                     f"noise for node {k!r} has shape {tuple(torch.as_tensor(noise[k]).shape)}; the "
                     f"other nodes' noise has {num} rows"
                 )
-        values = fast.sample(self.scm, num, do=do, noise=noise)
-        return values, self._flags(values, do)
+        flags: dict = {}
+        values = fast.sample(self.scm, num, do=do, noise=noise, flags=flags)
+        return values, flags
 
     def counterfactual(self, values, do):
-        cf = fast.counterfactual(self.scm, dict(values), do)
-        return cf, self._flags(cf, do)
+        flags: dict = {}
+        cf = fast.counterfactual(self.scm, dict(values), do, flags=flags)
+        return cf, flags
 
     def log_prob(self, values: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return fast.log_prob(self.scm, values)
@@ -93,8 +94,3 @@ class NeuralSCMPaths(BatchedPaths):
         scm = self.scm
         if scm.config["standardize"] and not bool(scm.standardized):
             scm.set_standardization(values)
-
-    def _flags(self, values, do) -> dict[str, torch.Tensor]:
-        """Where each intervened node's value is improbable under its law given its parents."""
-        with torch.no_grad():
-            return {v: improbable(self.scm.node_distribution(v, values), values[v], v) for v in do}

@@ -19,6 +19,7 @@ from ..errors import CausalError, UnknownSiteError
 from ..handlers.intervention import apply_action
 from ..inference.data import as_tensors
 from ..noise import noise_model
+from ..noise.typicality import improbable, improbable_noise
 from ..rng import seeded
 from . import kernel_route
 from ._stacked import abduct_bank, group, push_bank, raw, snapshot
@@ -167,12 +168,14 @@ def _plan(scm, todo: frozenset) -> list[tuple[tuple[str, ...], list[str]]]:
     return found
 
 
-def _run(scm, X, out, n, todo, noise, do):
+def _run(scm, X, out, n, todo, noise, do, flags=None):
     """Fill ``X``/``out`` for the nodes in ``todo``, level by level (ancestral order).
 
     Banked nodes stay in standardised units in ``X`` and are converted to data units once
     at the end, unless other (vector, categorical) nodes need their parents' data values
-    on the way.
+    on the way. ``flags`` (a dict, when given) receives, for each intervened node, where its
+    intervened value is improbable under its law given its parents
+    (:func:`causalppl.noise.typicality.improbable`), read off the same network outputs.
     """
     lay, snap = scm.layout, snapshot(scm)
     eager = bool(lay.other_nodes)
@@ -181,7 +184,8 @@ def _run(scm, X, out, n, todo, noise, do):
         if banked:
             g = group(scm, banked)
             u = torch.stack([_noise(v, noise, n, X, do) for v in banked])
-            x = push_bank(snap, g, raw(snap, g, X), u)
+            outputs = raw(snap, g, X)
+            x = push_bank(snap, g, outputs, u)
             if eager or any(v in do for v in banked):
                 loc = snap.loc.index_select(0, g.cols).unsqueeze(-1)
                 scale = snap.scale.index_select(0, g.cols).unsqueeze(-1)
@@ -191,6 +195,9 @@ def _run(scm, X, out, n, todo, noise, do):
                         [_target(scm, v, do[v], data[i]) if v in do else data[i] for i, v in enumerate(banked)]
                     )
                     x = (data - loc) / scale
+                    if flags is not None:  # the noise each target needs, from the outputs at hand
+                        needed = abduct_bank(snap, g, outputs, x)[0]
+                        flags.update((v, improbable_noise(needed[i])) for i, v in enumerate(banked) if v in do)
                 out.update(zip(banked, data.unbind(0)))
             X = X.index_copy(1, g.cols, x.T)
             computed.extend(banked)
@@ -202,6 +209,8 @@ def _run(scm, X, out, n, todo, noise, do):
             value = nm.push(noise[v] if v in noise else nm.noise_dist(fn.batch_shape).sample())
             if v in do:
                 value = _target(scm, v, do[v], value)
+                if flags is not None:
+                    flags[v] = improbable(fn, value, v)
             out[v] = value
             cols = lay.columns[v]
             X = torch.cat([X[:, : cols[0]], scm.encode(v, value).reshape(n, -1), X[:, cols[-1] + 1 :]], 1)
@@ -214,18 +223,28 @@ def _run(scm, X, out, n, todo, noise, do):
     return X, out
 
 
-def sample(scm, n: int, *, do: Mapping, noise: Mapping, seed: int | None = None) -> dict[str, torch.Tensor]:
+def sample(
+    scm, n: int, *, do: Mapping, noise: Mapping, seed: int | None = None, flags: dict | None = None
+) -> dict[str, torch.Tensor]:
+    """Ancestral samples ``{node: [n]}`` under ``do`` (``flags``: see :func:`_run`)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise CausalError(f"num_samples must be a positive int, got {n!r}")
     _check_names(scm, do, "intervention")
     _check_names(scm, noise, "noise")
     routed = kernel_route.sample(scm, n, do, noise, seed)
     if routed is not None:
-        return routed
+        return _routed_flags(scm, routed, do, flags)
     X = scm.feature_loc.new_zeros(n, scm.layout.num_features)
     with seeded(seed):
-        _, out = _run(scm, X, {}, n, set(scm.nodes), noise, do)
+        _, out = _run(scm, X, {}, n, set(scm.nodes), noise, do, flags)
     return {v: out[v] for v in scm.nodes}
+
+
+def _routed_flags(scm, values, do, flags):
+    """The kernels compute no laws: the overlap flags of a routed answer, per intervened node."""
+    if flags is not None:
+        flags.update((v, improbable(scm.node_distribution(v, values), values[v], v)) for v in do)
+    return values
 
 
 def _hard(do: Mapping) -> set[str]:
@@ -253,9 +272,11 @@ def counterfactual_rows(scm, evidence: torch.Tensor, do: Mapping, *, seed: int |
     return result if evidence.dim() == 2 else result[0]
 
 
-def counterfactual(scm, values, do: Mapping, *, noise: Mapping | None = None, seed: int | None = None):
+def counterfactual(
+    scm, values, do: Mapping, *, noise: Mapping | None = None, seed: int | None = None, flags: dict | None = None
+):
     """The counterfactual world: ``do`` targets and their descendants recomputed from the
-    units' noise (abducted, or given), every other node as observed."""
+    units' noise (abducted, or given), every other node as observed (``flags``: see :func:`_run`)."""
     _check_names(scm, do, "intervention")
     n = next(iter(values.values())).shape[0]
     todo = affected(scm, do)
@@ -263,12 +284,12 @@ def counterfactual(scm, values, do: Mapping, *, noise: Mapping | None = None, se
     if noise is None:
         routed = kernel_route.counterfactual(scm, X, values, do, todo)
         if routed is not None:
-            return routed
+            return _routed_flags(scm, routed, do, flags)
         with seeded(seed):
             noise = _abduct_nodes(scm, X, values, todo - _hard(do))
     _check_names(scm, noise, "noise")
     missing = todo - set(noise) - _hard(do)
     if missing:
         raise CausalError(f"noise is missing node(s) {sorted(missing)}")
-    _, out = _run(scm, X, dict(values), n, todo, noise, do)
+    _, out = _run(scm, X, dict(values), n, todo, noise, do, flags)
     return {v: out[v] for v in scm.nodes}
