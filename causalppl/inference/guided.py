@@ -80,10 +80,7 @@ class GuidedELBO(Objective):
         return {k: v[idx] for k, v in self.values.items()}
 
     def _model(self, rows):
-        placed = {}
-        for name, v in rows.items():
-            lead = -self.unit_dim - 1 - len(self.info.sites[name]["fn"].batch_shape)
-            placed[name] = v.reshape((v.shape[0],) + (1,) * lead + tuple(v.shape[1:]))
+        placed = {name: v.reshape(self.info.unit_shape(name, v.shape[0])) for name, v in rows.items()}
         with pyro.plate("unit", next(iter(rows.values())).shape[0], dim=self.unit_dim):
             poutine.condition(self.program, placed)()
 

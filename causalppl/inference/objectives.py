@@ -122,12 +122,7 @@ class _ELBO(Objective):
         self.program = guarded(model)
 
     def _placed(self, idx):
-        out = {}
-        for name, v in self.values.items():
-            v = v[idx]
-            lead = -self.unit_dim - 1 - len(self.info.sites[name]["fn"].batch_shape)
-            out[name] = v.reshape((v.shape[0],) + (1,) * lead + tuple(v.shape[1:]))
-        return out
+        return {name: v[idx].reshape(self.info.unit_shape(name, len(idx))) for name, v in self.values.items()}
 
     def _program(self, idx):
         with pyro.plate("unit", len(self.train), subsample=idx, dim=self.unit_dim):

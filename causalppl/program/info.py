@@ -115,6 +115,12 @@ class ProgramInfo:
                 f"they cannot also be {role}"
             )
 
+    def unit_shape(self, name: str, n: int) -> tuple[int, ...]:
+        """The shape of ``n`` units' values of ``name`` under a unit plate at :attr:`first_free_dim`:
+        the unit dim, size-1 dims out to the site's own batch dims, then the site's shape."""
+        lead = -self.first_free_dim - 1 - len(self.sites[name]["fn"].batch_shape)
+        return (n,) + (1,) * lead + tuple(self.shape(name))
+
     def place(self, name: str, value, role: str = "evidence") -> tuple[torch.Tensor, int | None]:
         """Validate a per-site value; returns it shaped for the unit plate, and the unit count.
 
@@ -127,8 +133,7 @@ class ProgramInfo:
             return value, None
         if value.dim() == len(shape) + 1 and value.shape[1:] == shape:
             n = value.shape[0]
-            lead = -self.first_free_dim - 1 - len(fn.batch_shape)
-            return value.reshape((n,) + (1,) * lead + tuple(shape)), n
+            return value.reshape(self.unit_shape(name, n)), n
         raise EvidenceError(
             f"{role} for site {name!r} has shape {tuple(value.shape)}; expected the site's shape "
             f"{tuple(shape)} for one unit or (n, *{tuple(shape)}) for n units"

@@ -144,8 +144,5 @@ def _draw(guide, observations, copies, run):
 
 def _placed(value, copies, run, info, name):
     """A guide draw ``[copies, units, *shape]`` laid out for the twin world's sample and unit dims."""
-    shape = tuple(info.shape(name))
-    lead = -info.first_free_dim - 1 - len(info.sites[name]["fn"].batch_shape)
-    if run.units:
-        return value.reshape((copies, run.units) + (1,) * lead + shape)
-    return value.reshape((copies,) + (1,) * lead + shape)
+    units = info.unit_shape(name, run.units or 1)
+    return value.reshape((copies,) + (units if run.units else units[1:]))
