@@ -85,7 +85,9 @@ def sample(
             program(*model_args, **model_kwargs)
     nodes = tr.trace.nodes
     flags = {n: improbable(nodes[n]["infer"]["do_law"], nodes[n]["value"], n) for n in do}
-    overlap.report(overlap.fractions(flags, lambda s: bool(info.parents[s])), attrs, f"do({_names(do)})")
+    if flags:  # the parents are those of the model without the intervention (which cuts them)
+        natural = probe(model, model_args, model_kwargs)
+        overlap.report(overlap.fractions(flags, lambda s: bool(natural.parents[s])), attrs, f"do({_names(do)})")
     values = {n: nodes[n]["value"] for n in info.endogenous}
     return to_dataset(values, layout_of(info, values), [("sample", dim, num_samples)], attrs=attrs)
 
