@@ -200,15 +200,22 @@ assert abs(float(h_fact.mean()) - mean_h) < 5 * sd_h / np.sqrt(S)
 # Importance sampling with the prior as proposal is fine for a few latent variables. For
 # many, `abduction="svi"` fits a multivariate-normal guide over the unobserved noise
 # by stochastic variational inference instead. The true posterior is Gaussian here, so it
-# lies in the guide family and SVI reaches the closed form up to optimisation noise.
+# lies in the guide family and SVI reaches the closed form up to optimisation noise. The
+# answer says how the fit ended: `attrs["svi_elbo"]` (the final ELBO) and
+# `attrs["svi_elbo_trend"]` (its change over the last tenth of the steps, in units of its own
+# spread there: near 0 once it has converged, large when more steps would still help).
 
 # %%
 cf_svi = cp.counterfactual(
-    model, evidence=partial, do={"h": 2.0}, num_samples=S, seed=0, abduction="svi", svi_steps=SVI_STEPS, svi_lr=0.05
+    model, evidence=partial, do={"h": 2.0}, num_samples=S, seed=0, abduction="svi", svi_steps=SVI_STEPS
 )
 y_svi = cf_svi.y.sel(world="counterfactual")
-print(f"svi: mean {float(y_svi.mean()):.3f} sd {float(y_svi.std()):.3f}")
-assert cf_svi.attrs["abduction"] == "svi"
+print(
+    f"svi: mean {float(y_svi.mean()):.3f} sd {float(y_svi.std()):.3f}; final ELBO {cf_svi.attrs['svi_elbo']:.3f}, "
+    f"trend {cf_svi.attrs['svi_elbo_trend']:.2f}"
+)
+assert cf_svi.attrs["abduction"] == "svi" and np.isfinite(cf_svi.attrs["svi_elbo"])
+assert abs(cf_svi.attrs["svi_elbo_trend"]) < 3  # converged: the ELBO no longer moves beyond its own noise
 assert abs(float(y_svi.mean()) - exact_mean) < 0.25 * exact_sd
 assert abs(float(y_svi.std()) - exact_sd) < 0.25 * exact_sd
 
