@@ -27,11 +27,14 @@ def matrix(value, name: str, *, square: bool = False, min_rows: int = 1, min_col
         causalppl.errors.CausalError: z_hat must have at least 1 column(s), got shape (3, 0)
     """
     if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().double().numpy()
+        value = value.detach().cpu().numpy()
     try:
-        arr = np.asarray(value, dtype=np.float64)
+        raw = np.asarray(value)
+        arr = None if np.iscomplexobj(raw) else raw.astype(np.float64)
     except (TypeError, ValueError) as exc:
         raise CausalError(f"{name} must be a numeric matrix, got {type(value).__name__}") from exc
+    if arr is None:
+        raise CausalError(f"{name} must hold real numbers, got complex values")
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:

@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import CausalError
 
 __all__ = [
+    "model_arguments",
     "boolean",
     "choice",
     "finite_number",
@@ -202,3 +203,15 @@ def model(value, name: str = "model") -> Callable:
             f"got {type(value).__name__}: {value!r}"
         )
     return value
+
+
+def model_arguments(args, kwargs) -> tuple[tuple, dict]:
+    """``(model_args, model_kwargs)`` a query passes to the program: a tuple (or list) and a dict.
+
+    Example:
+        >>> model_arguments([1, 2], None)
+        ((1, 2), {})
+    """
+    if not isinstance(args, (tuple, list)):
+        raise CausalError(f"model_args must be a tuple of the program's positional arguments, got {args!r}")
+    return tuple(args), mapping(kwargs, "model_kwargs", keys="argument name")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 
+from ..errors import CausalError
+
 __all__ = ["graph_to_dot", "render", "has_dot"]
 
 
@@ -42,6 +44,8 @@ def render(graph, filename: str = "graph", format: str = "svg", *, cleanup: bool
     """
     import graphviz
 
+    if not isinstance(format, str) or format not in graphviz.FORMATS:
+        raise CausalError(f"format must be one of graphviz's output formats (e.g. 'svg', 'png', 'pdf'), got {format!r}")
     if not has_dot():
         raise RuntimeError(
             "graphviz's 'dot' binary is not installed (apt-get install graphviz); "

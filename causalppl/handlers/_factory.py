@@ -7,7 +7,7 @@ import functools
 from pyro.poutine.messenger import Messenger
 from pyro.poutine.util import site_is_subsample
 
-from ..errors import UnknownSiteError
+from ..errors import CausalError, UnknownSiteError
 
 __all__ = ["make_handler", "SiteCheckingMessenger"]
 
@@ -22,6 +22,11 @@ def make_handler(messenger_cls: type[Messenger]):
     @functools.wraps(messenger_cls, updated=())
     def handler(fn=None, *args, **kwargs):
         if fn is not None and not callable(fn):
+            if args:  # handler(model, settings) with a model that is not a program
+                raise CausalError(
+                    f"{handler.__name__}'s first argument must be the model (a Pyro program, a callable), got "
+                    f"{type(fn).__name__}: {fn!r}"
+                )
             args, fn = (fn, *args), None
         messenger = messenger_cls(*args, **kwargs)
         return messenger(fn) if fn is not None else messenger

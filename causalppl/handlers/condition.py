@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..errors import CausalError, EvidenceError
 from ._factory import SiteCheckingMessenger, make_handler
 from .intervention import check_actions
-from .values import outside_support, site_value
+from .values import describe_support, outside_support, site_value
 
 __all__ = ["ConditionMessenger", "condition"]
 
@@ -56,7 +56,8 @@ class ConditionMessenger(SiteCheckingMessenger):
         bad = outside_support(value, fn)
         if bad is not None and bool(bad.all()):  # no unit could have produced it, whatever else is drawn
             raise EvidenceError(
-                f"evidence for site {name!r} is outside the support {fn.support} of its law for every unit"
+                f"evidence for site {name!r} is outside the support {describe_support(fn.support)} of its law "
+                "for every unit"
             )
         msg["value"] = value
         msg["is_observed"] = True

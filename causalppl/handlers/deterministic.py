@@ -32,11 +32,13 @@ class DeterministicShapeMessenger(Messenger):
         fix_deterministic_event_dim(msg)
 
 
-def fix_deterministic_event_dim(msg) -> None:
+def fix_deterministic_event_dim(msg, frames=None) -> None:
     """Rebuild a deterministic site's ``Delta`` so that only non-plate dims are event dims.
 
-    Must run after every plate has processed the message (the frames are then complete);
-    the plates may already have expanded the mis-shaped ``Delta``, so it is unwrapped.
+    Runs after every plate has processed the message (the frames are then complete), or,
+    from a handler inside some plates, with ``frames`` = every active plate
+    (``pyro.poutine.runtime.get_plates()``); the plates may already have expanded the
+    mis-shaped ``Delta``, so it is unwrapped.
     """
     if not msg["infer"].get("_deterministic"):
         return
@@ -47,7 +49,7 @@ def fix_deterministic_event_dim(msg) -> None:
         return
     # pyro.deterministic passes the value as ``obs``; the plates may have expanded ``delta.v``.
     value = msg["value"] if msg["value"] is not None else delta.v
-    frames = [f for f in msg["cond_indep_stack"] if f.vectorized]
+    frames = [f for f in (msg["cond_indep_stack"] if frames is None else frames) if f.vectorized]
     batch_rank = -min((f.dim for f in frames), default=0)
     event_dim = min(delta.event_dim, max(value.dim() - batch_rank, 0))
     if event_dim == len(msg["fn"].event_shape):

@@ -8,6 +8,7 @@ from pyro.poutine.runtime import get_plates
 
 from ..errors import CausalError
 from ._factory import SiteCheckingMessenger, make_handler
+from .deterministic import fix_deterministic_event_dim
 from .intervention import apply_action, check_actions, is_shift
 
 __all__ = ["DoMessenger", "do", "natural_shape"]
@@ -64,6 +65,9 @@ class DoMessenger(SiteCheckingMessenger):
         inner = msg["infer"].get("do")
         if inner:  # an inner do set the site already: this one acts on the value it gave
             fn = msg["infer"]["do_law"]
+        if msg["infer"].get("_deterministic"):
+            fix_deterministic_event_dim(msg, get_plates())  # plates outside have not shaped it yet
+            fn = msg["fn"] if not inner else fn
         deterministic = bool(msg["infer"].get("_deterministic")) or bool(inner)
         if msg["is_observed"] and not deterministic:
             raise CausalError(

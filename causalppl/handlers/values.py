@@ -31,7 +31,7 @@ from torch.distributions import constraints
 
 from ..errors import CausalError, EvidenceError
 
-__all__ = ["is_static", "outside_support", "site_dtype", "site_value"]
+__all__ = ["describe_support", "is_static", "outside_support", "site_dtype", "site_value"]
 
 _ERRORS = {"evidence": EvidenceError}
 
@@ -59,7 +59,7 @@ def site_value(value, fn, name: str, role: str = "evidence") -> torch.Tensor:
     if value.is_complex() or not (value.is_floating_point() or _is_integer(value)):
         raise error(f"{role} for site {name!r} must hold real numbers, got dtype {value.dtype}")
     # A finite sum means every entry is finite (one reduction instead of a mask and a reduction).
-    if value.is_floating_point() and not math.isfinite(value.sum()) and not torch.isfinite(value).all():
+    if value.is_floating_point() and not math.isfinite(value.detach().sum()) and not torch.isfinite(value).all():
         raise error(f"{role} for site {name!r} contains NaN or inf")
     support = fn.support
     if support.is_discrete and value.is_floating_point() and not torch.equal(value, value.round()):
@@ -119,6 +119,11 @@ def site_dtype(fn) -> torch.dtype:
             law = getattr(law, "base_dist", None)
         return torch.get_default_dtype()
     return fn.sample().dtype
+
+
+def describe_support(support) -> str:
+    """A support in words short enough for a message (parameter tensors are not printed)."""
+    return repr(support) if is_static(support) else f"{type(support).__name__.lstrip('_')} (set by the parents)"
 
 
 def _broadcast_check(support, value: torch.Tensor) -> torch.Tensor:

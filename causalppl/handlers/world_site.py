@@ -9,6 +9,7 @@ with the worlds' shared noise.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from ..noise import NoiseModel, noise_model
 from ..noise.typicality import improbable
 from .deterministic import fix_deterministic_event_dim
 from .intervention import apply_action
-from .values import outside_support, site_value
+from .values import describe_support, outside_support, site_value
 
 __all__ = ["LazyNoise", "Site", "act", "observe", "read", "redo_inner_intervention", "world_mask", "world_slice"]
 
@@ -102,16 +103,15 @@ def _check_possible(site: Site, worlds, obs: torch.Tensor) -> None:
         lp = world_slice(fn.log_prob(safe), dim, here)
         if bad is not None:
             lp = torch.where(world_slice(bad, dim, here), torch.full_like(lp, -torch.inf), lp)
+        if fn.support.is_discrete:
+            # torch clamps probabilities to [eps, 1 - eps]: a category of probability 0 given as
+            # probs= scores log(eps) rather than -inf, and is as impossible.
+            lp = torch.where(lp <= math.log(torch.finfo(lp.dtype).eps) + 1e-6, torch.full_like(lp, -torch.inf), lp)
         bad = torch.isneginf(lp)
     elif bad is not None:
         bad = world_slice(bad, dim, here)
-    _weigh_or_raise(
-        site,
-        worlds,
-        bad,
-        lp,
-        f"is impossible under its law given its parents (outside the support {fn.support}, or of probability 0)",
-    )
+    why = f"outside the support {describe_support(fn.support)}, or of probability 0"
+    _weigh_or_raise(site, worlds, bad, lp, f"is impossible under its law given its parents ({why})")
 
 
 def _event_mask(bad: torch.Tensor, site: Site) -> torch.Tensor:

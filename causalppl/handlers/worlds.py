@@ -14,17 +14,17 @@ from collections.abc import Mapping, Sequence
 
 import pyro
 import torch
-from pyro.poutine.messenger import Messenger
 from pyro.poutine.util import site_is_subsample
 
 from ..errors import CausalError
 from . import world_site
+from ._factory import SiteCheckingMessenger
 from .intervention import check_actions
 
 __all__ = ["WorldsMessenger"]
 
 
-class WorldsMessenger(Messenger):
+class WorldsMessenger(SiteCheckingMessenger):
     """Run a program in several worlds at once, all of them sharing every site's noise.
 
     Put this handler outside every ``pyro.plate`` (it must see the broadcast site). After a
@@ -58,11 +58,12 @@ class WorldsMessenger(Messenger):
         checked_evidence: bool = False,
         evidence_world: int = 0,
     ):
-        super().__init__()
         if not isinstance(dim, int) or dim >= 0:
             raise CausalError(f"dim of the world plate must be a negative int, got {dim!r}")
         self.worlds = [check_actions(a, f"actions of world {i}") for i, a in enumerate(worlds)]
         self.evidence = check_actions(evidence, "evidence")
+        # A name the program never samples is a mistake, as for cp.do and cp.condition.
+        super().__init__(set(self.evidence).union(*self.worlds))
         self.given_noise = dict(noise or {})
         self.dim, self.keep_dims, self.weigh = dim, tuple(keep_dims), weigh
         self.checked_evidence, self.evidence_world = checked_evidence, evidence_world
@@ -85,6 +86,7 @@ class WorldsMessenger(Messenger):
     def _pyro_sample(self, msg):
         if site_is_subsample(msg) or msg["infer"].get("_cp_internal"):
             return
+        self._note(msg)
         self.sites[msg["name"]] = msg  # the live message: its value is final once this hook ran
         if msg["value"] is not None and not msg["is_observed"]:
             return  # a value someone else chose (e.g. a replayed guide): not ours to change

@@ -121,6 +121,8 @@ def fit(
         weight_decay,
         num_particles,
         seed,
+        progress,
+        early_stopping,
     )
     latent = _names(latent, "latent")
     with seeded(seed):
@@ -163,6 +165,8 @@ def _check_args(
     weight_decay,
     num_particles,
     seed,
+    progress,
+    early_stopping,
 ) -> int:
     """Every optimiser argument through the one checker; returns ``eval_every``."""
     for name, v in (
@@ -180,6 +184,9 @@ def _check_args(
     checks.probability(min_lr_ratio, "min_lr_ratio")
     checks.nonnegative_number(weight_decay, "weight_decay")
     checks.seed(seed)
+    for name, flag in (("progress", progress), ("early_stopping", early_stopping)):
+        if flag is not None:
+            checks.boolean(flag, name)
     return max(1, steps // 50) if eval_every is None else checks.positive_int(eval_every, "eval_every")
 
 

@@ -178,6 +178,11 @@ class DeepSCM(PyroModule):
             raise CausalError(f"guide needs the observed sites {missing} as keyword arguments ({self.variant} model)")
         # Data may be stored in another precision (float32) than the networks.
         image = checks.float_tensor(image, "image", trailing=self.image_shape, min_dims=4).to(self.z_loc.dtype)
+        if bool(((image < 0) | (image > 1)).any()):  # the rendered data and the decoder live in [0, 1]
+            raise CausalError(
+                f"evidence for site 'image' must lie in [0, 1] (got {float(image.min()):g} to {float(image.max()):g}): "
+                "scale 0-255 images by 1/255"
+            )
         with pyro.plate("unit", image.shape[-4]):
             return pyro.sample("z", dist.Normal(*self.encoder(image, self.context(observed))).to_event(1))
 

@@ -87,7 +87,7 @@ def counterfactual(
     num_samples = checks.positive_int(num_samples, "num_samples")
     checks.seed(seed)
     abduction = checks.choice(abduction, "abduction", ("auto", "exact", "importance", "svi", "amortized"))
-    model_kwargs = checks.mapping(model_kwargs, "model_kwargs", keys="argument name")
+    model_args, model_kwargs = checks.model_arguments(model_args, model_kwargs)
     options = {
         k: v
         for k, v in (("num_particles", num_particles), ("svi_steps", svi_steps), ("svi_lr", svi_lr))

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import EvidenceError, UnknownSiteError
+from ..errors import CausalError, EvidenceError, UnknownSiteError
 from ..handlers.intervention import is_shift
 from ..handlers.values import site_value
 from ..program import BatchedPaths, batched_paths
 
-__all__ = ["paths_for", "place_values"]
+__all__ = ["check_one_value", "paths_for", "place_values"]
 
 
 def paths_for(model, model_args, model_kwargs) -> BatchedPaths | None:
@@ -61,3 +61,19 @@ def place_values(paths: BatchedPaths, values: dict, role: str) -> tuple[dict, in
         for name, t in checked.items()
     }
     return out, n
+
+
+def check_one_value(do: dict, shape_of, query: str) -> None:
+    """Refuse an intervention value with more dims than the site: ``query`` (sampling, effects)
+    applies one value to every sample, and extra dims would line up with its own plates."""
+    for name, value in do.items():
+        if is_shift(value) or not isinstance(value, (torch.Tensor, list, tuple)):
+            continue
+        value = torch.as_tensor(value)
+        shape = tuple(shape_of(name))
+        if value.dim() > len(shape):
+            raise CausalError(
+                f"intervention for site {name!r} has shape {tuple(value.shape)}, more dims than the site's shape "
+                f"{shape}: {query} applies one value to every sample (use a callable of the natural value for "
+                "values that differ between units)"
+            )

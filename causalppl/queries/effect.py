@@ -14,7 +14,7 @@ from ..handlers.twin_world import PairedWorldsMessenger
 from ..program import guarded, probed
 from ..rng import seeded
 from . import overlap
-from .dispatch import paths_for, place_values
+from .dispatch import check_one_value, paths_for, place_values
 from .sample import sample
 
 __all__ = ["effect"]
@@ -56,9 +56,11 @@ def effect(
     do, baseline = check_actions(do, "do"), check_actions(baseline, "baseline")
     num_samples = checks.positive_int(num_samples, "num_samples")
     checks.seed(seed)
-    model_kwargs = checks.mapping(model_kwargs, "model_kwargs", keys="argument name")
+    model_args, model_kwargs = checks.model_arguments(model_args, model_kwargs)
     paths = paths_for(model, model_args, model_kwargs)
     if paths is not None:
+        for arm in (do, baseline):
+            check_one_value(arm, lambda n: paths.prototype(n).batch_shape + paths.prototype(n).event_shape, "cp.effect")
         found = _batched(paths, outcome, do, baseline, num_samples, seed)
         if found is not None:
             return found
@@ -72,6 +74,8 @@ def effect(
         )
         info.check_names(do, "intervention")
         info.check_names(baseline, "intervention")
+        for arm in (do, baseline):
+            check_one_value(arm, info.shape, "cp.effect")
         sample_dim = info.first_free_dim
         worlds = PairedWorldsMessenger(do, baseline, dim=sample_dim - 1)
         with seeded(seed), worlds, pyro.plate("sample", num_samples, dim=sample_dim):

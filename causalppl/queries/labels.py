@@ -8,6 +8,8 @@ import numpy as np
 import torch
 import xarray as xr
 
+from ..errors import CausalError
+
 __all__ = ["layout_of", "to_dataset"]
 
 
@@ -65,26 +67,39 @@ def _layout(name: str, shape: tuple, ev: int, lead: tuple, frames: tuple):
     lead_at = {d: (dim_name, size) for dim_name, d, size in lead}
     frames = dict(frames)
     batch = shape[: len(shape) - ev]
-    batch_extra, rank_here = (len(batch) - rank, len(batch)) if len(batch) > rank else (0, rank)
+    rank_here = max(len(batch), rank)
     full = (1,) * (rank_here - len(batch)) + tuple(batch)
     dims, sizes = [], []
     for i, d in enumerate(range(-rank_here, 0)):
         size = full[i]
         if d in lead_at:
+            if size not in (1, lead_at[d][1]):
+                raise _misshapen(
+                    name,
+                    shape,
+                    f"size {size} at dim {d}, where the query's {lead_at[d][0]!r} dim has size {lead_at[d][1]}",
+                )
             dims.append(lead_at[d][0])
             sizes.append(lead_at[d][1])
         elif d in frames:
             dims.append(frames[d])
             sizes.append(size)
-        elif size != 1 or i < batch_extra:
-            dims.append(f"{name}_batch{d}")
-            sizes.append(size)
+        elif size != 1:
+            raise _misshapen(name, shape, f"a batch dim of size {size} at dim {d} that no plate declares")
         else:
             dims.append(None)
             sizes.append(1)
     keep = tuple(i for i, d in enumerate(dims) if d is not None)
     names = tuple(dims[i] for i in keep) + tuple(f"{name}_dim_{i}" for i in range(ev))
     return tuple(sizes), keep, names
+
+
+def _misshapen(name: str, shape: tuple, what: str) -> CausalError:
+    return CausalError(
+        f"site {name!r} came out with shape {shape}: {what}. The query runs the model vectorised (plates of "
+        "samples, worlds and units on the left): build values by broadcasting, keep reductions over a plate's "
+        "dim with keepdim=True, and declare vector sites with .to_event()"
+    )
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:

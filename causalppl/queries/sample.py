@@ -16,7 +16,7 @@ from ..noise.typicality import improbable
 from ..program import guarded, probe
 from ..rng import seeded
 from . import overlap
-from .dispatch import paths_for, place_values
+from .dispatch import check_one_value, paths_for, place_values
 from .labels import layout_of, to_dataset
 
 __all__ = ["sample"]
@@ -65,10 +65,11 @@ def sample(
     num_samples = checks.positive_int(num_samples, "num_samples")
     do = check_actions(do, "do")
     checks.seed(seed)
-    model_kwargs = checks.mapping(model_kwargs, "model_kwargs", keys="argument name")
+    model_args, model_kwargs = checks.model_arguments(model_args, model_kwargs)
     attrs = {"query": "sample", "do": repr(do), "seed": -1 if seed is None else seed}
     paths = paths_for(model, model_args, model_kwargs)
     if paths is not None:
+        check_one_value(do, lambda n: paths.prototype(n).batch_shape + paths.prototype(n).event_shape, "cp.sample")
         actions, _ = place_values(paths, do, "intervention")
         with seeded(seed):
             answer = paths.push(paths.draw_noise(num_samples), actions)
@@ -77,6 +78,10 @@ def sample(
             overlap.report(overlap.fractions(flags, lambda s: bool(paths.parents(s))), attrs, f"do({_names(do)})")
             layout = {n: (len(paths.prototype(n).event_shape), ()) for n in paths.names}
             return to_dataset({n: values[n] for n in paths.names}, layout, [("sample", -1, num_samples)], attrs=attrs)
+    natural = probe(model, model_args, model_kwargs) if do else None  # the model's own sites and parents
+    if natural is not None:
+        natural.check_names(do, "intervention")
+        check_one_value(do, natural.shape, "cp.sample")
     program = guarded(DoMessenger(do)(model) if do else model)
     with seeded(seed):
         info = probe(program, model_args, model_kwargs)
@@ -86,7 +91,6 @@ def sample(
     nodes = tr.trace.nodes
     flags = {n: improbable(nodes[n]["infer"]["do_law"], nodes[n]["value"], n) for n in do}
     if flags:  # the parents are those of the model without the intervention (which cuts them)
-        natural = probe(model, model_args, model_kwargs)
         overlap.report(overlap.fractions(flags, lambda s: bool(natural.parents[s])), attrs, f"do({_names(do)})")
     values = {n: nodes[n]["value"] for n in info.endogenous}
     return to_dataset(values, layout_of(info, values), [("sample", dim, num_samples)], attrs=attrs)

@@ -64,9 +64,15 @@ def load(path, map_location: str | torch.device = "cpu"):
     """
     from .neural_scm import NeuralSCM
 
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise CausalError(f"path must be a file path (str or os.PathLike), got {type(path).__name__}: {path!r}")
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CausalError(f"no model file at {path!r}")
+    try:
+        torch.empty(0, device=map_location)
+    except (RuntimeError, TypeError) as e:
+        raise CausalError(f"map_location must name a device this torch has (e.g. 'cpu'), got {map_location!r}") from e
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error

@@ -10,8 +10,10 @@ import torch
 import torch.nn.functional as F
 from pyro.nn import PyroModule
 
+from .. import checks
 from ..errors import CausalError
 from ..graph import CausalGraph
+from ..handlers.intervention import check_actions
 from ..kernels.activations import activation_fn
 from ..mechanisms import AdditiveNoise, CategoricalMechanism, LocationScale, MechanismBank, SplineFlow
 from ..mechanisms.heads import ADDITIVE, CATEGORICAL, FLOW, LOCATION_SCALE, head_width
@@ -98,7 +100,7 @@ class NeuralSCM(PyroModule):
             mechanism=mechanism,
             hidden=[int(h) for h in hidden],
             activation=activation,
-            standardize=bool(standardize),
+            standardize=checks.boolean(standardize, "standardize"),
             bins=int(bins),
             bound=float(bound),
             mechanisms={n: s.to_dict() for n, s in self.specs.items() if s != NodeSpec(mechanism)},
@@ -264,8 +266,9 @@ class NeuralSCM(PyroModule):
             >>> scm.counterfactual_rows(torch.tensor([0.5, 1.0]), {"x": 0.5}).tolist()
             [0.5, 1.0]
         """
-        fast._check_names(self, do or {}, "intervention")
-        return fast.counterfactual_rows(self, rows, do or {}, seed=seed)
+        do = check_actions(do, "do")
+        fast._check_names(self, do, "intervention")
+        return fast.counterfactual_rows(self, rows, do, seed=seed)
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path) -> str:

@@ -93,19 +93,19 @@ def required_observations(guide, evidence) -> list[str]:
     if not callable(guide):
         raise CausalError(f"guide must be a Pyro program (a callable), got {type(guide).__name__}")
     try:
-        params = inspect.signature(guide).parameters.values()
+        params = list(inspect.signature(guide).parameters.values())
     except (TypeError, ValueError):
         return sorted(evidence)
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return sorted(evidence)
-    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    needed = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is p.empty]
-    missing = sorted(set(needed) - set(evidence))
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = [p.name for p in params if p.kind in named]
+    missing = sorted({p.name for p in params if p.kind in named and p.default is p.empty} - set(evidence))
     if missing:
         raise EvidenceError(
             f"the guide reads observed site(s) {missing}, which the evidence does not give; "
             f"evidence: {sorted(evidence)}"
         )
+    if any(p.kind is p.VAR_KEYWORD for p in params):  # **observed: it takes every observed site
+        return sorted(evidence)
     return [n for n in names if n in evidence]
 
 
