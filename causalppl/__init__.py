@@ -10,7 +10,7 @@ Example:
     [('x', 'y')]
 """
 
-from . import errors, handlers, identify, metrics, noise, queries  # noqa: F401
+from . import datasets, errors, handlers, identify, metrics, models, nn, noise, queries  # noqa: F401
 from .errors import CausalError, CausalWarning
 from .graph import CausalGraph
 from .handlers import condition, do, twin_world
@@ -23,11 +23,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CausalError",
-    "CausalWarning",
     "CausalGraph",
-    "NeuralSCM",
+    "CausalWarning",
     "condition",
     "counterfactual",
+    "datasets",
     "do",
     "effect",
     "fit",
@@ -35,6 +35,9 @@ __all__ = [
     "identify",
     "load",
     "metrics",
+    "models",
+    "NeuralSCM",
+    "nn",
     "sample",
     "twin_world",
 ]
