@@ -25,11 +25,19 @@ class ProgramInfo:
     first_free_dim: int  # the first batch dim (negative) left of every plate the model uses
     _read_parents: Callable[[], dict[str, list[str]]]
     from_cache: bool = field(default=False, compare=False)
+    _entry: dict | None = field(default=None, compare=False, repr=False)  # this program's cache entry
 
     @cached_property
     def parents(self) -> dict[str, list[str]]:
-        """Read by a second, provenance-tracking trace, only when a query needs the graph."""
-        return self._read_parents()
+        """Read by a second, provenance-tracking trace when a query first needs the graph; kept
+        with the cached sites (a vectorised program cannot branch on sampled values, so its graph
+        is fixed by its arguments and sites, which every query run checks)."""
+        if self._entry is not None and self._entry.get("parents") is not None:
+            return self._entry["parents"]
+        found = self._read_parents()
+        if self._entry is not None:
+            self._entry["parents"] = found
+        return found
 
     @cached_property
     def exogenous(self) -> set[str]:
@@ -145,22 +153,30 @@ def probe(model, args=(), kwargs=None, *, cache: bool = True) -> ProgramInfo:
 
     The sites of a model called with no arguments (or hashable ones) are cached per model
     object and default dtype, so a query loop does not pay a second run of the program per
-    call. A cached answer is only a guess: queries run through :func:`probed`, which checks
-    the query's own trace against it and starts over with a fresh probe on any mismatch.
-    The graph (``parents``) is never cached: it is re-read when a query needs it.
+    call, and the graph (``parents``, read by a provenance-tracking run that costs ten plain
+    ones) is kept with them once a query has needed it. A cached answer is only a guess:
+    queries run through :func:`probed`, which checks the query's own trace against it and
+    starts over with a fresh probe on any mismatch.
     """
     kwargs = kwargs or {}
     key = _cache_key(args, kwargs)
     per_model = _per_model(model) if cache and key is not None else None
     if per_model is not None and key in per_model:
-        sites, first_free = per_model[key]
-        return ProgramInfo(sites, first_free, _parents_reader(model, args, kwargs), from_cache=True)
+        entry = per_model[key]
+        return ProgramInfo(
+            entry["sites"], entry["first_free"], _parents_reader(model, args, kwargs), from_cache=True, _entry=entry
+        )
     sites = sample_sites(model, args, kwargs)
     dims = [f.dim for s in sites.values() for f in s["cond_indep_stack"] if f.vectorized]
-    info = ProgramInfo(sites, min(dims, default=0) - 1, _parents_reader(model, args, kwargs))
+    entry = {"sites": sites, "first_free": min(dims, default=0) - 1, "parents": None}
     if per_model is not None:
-        per_model[key] = (sites, info.first_free_dim)
-    return info
+        per_model[key] = entry
+    return ProgramInfo(
+        sites,
+        entry["first_free"],
+        _parents_reader(model, args, kwargs),
+        _entry=entry if per_model is not None else None,
+    )
 
 
 class StaleProbe(Exception):
