@@ -16,7 +16,7 @@ from ..rng import seeded
 from . import overlap
 from .batched_counterfactual import batched_counterfactual
 from .dispatch import paths_for
-from .labels import layout_of, to_dataset
+from .labels import describe_actions, layout_of, to_dataset
 
 __all__ = ["WORLDS", "counterfactual"]
 
@@ -93,7 +93,9 @@ def counterfactual(
         for k, v in (("num_particles", num_particles), ("svi_steps", svi_steps), ("svi_lr", svi_lr))
         if v is not None
     }
-    attrs = dict(query="counterfactual", do=repr(do), evidence=",".join(evidence), seed=-1 if seed is None else seed)
+    attrs = dict(
+        query="counterfactual", do=describe_actions(do), evidence=",".join(evidence), seed=-1 if seed is None else seed
+    )
     paths = paths_for(model, model_args, model_kwargs) if abduction in ("auto", "exact") and guide is None else None
     if paths is not None and set(evidence) == set(paths.names):
         found = batched_counterfactual(paths, evidence, do, num_samples, seed, attrs)

@@ -10,7 +10,7 @@ import xarray as xr
 
 from ..errors import CausalError
 
-__all__ = ["layout_of", "to_dataset"]
+__all__ = ["describe_actions", "layout_of", "to_dataset"]
 
 
 def layout_of(info, names) -> dict[str, tuple[int, tuple]]:
@@ -106,3 +106,16 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
     if t.dtype == torch.bool:
         return t.cpu().numpy()
     return t.cpu().numpy() if t.dtype != torch.bfloat16 else t.float().cpu().numpy()
+
+
+def describe_actions(actions: dict) -> str:
+    """``{site: action}`` in a line for ``attrs``: numbers as they are, a tensor of many values by
+    its shape (printing 1,000 values is neither readable nor free), a callable by its name."""
+
+    def one(a):
+        if callable(a):
+            return getattr(a, "__name__", type(a).__name__)
+        t = torch.as_tensor(a)
+        return repr(t.tolist()) if t.numel() <= 4 else f"tensor of shape {tuple(t.shape)}"
+
+    return "{" + ", ".join(f"{k!r}: {one(a)}" for k, a in actions.items()) + "}"

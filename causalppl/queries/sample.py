@@ -17,7 +17,7 @@ from ..program import guarded, probe
 from ..rng import seeded
 from . import overlap
 from .dispatch import check_one_value, paths_for, place_values
-from .labels import layout_of, to_dataset
+from .labels import describe_actions, layout_of, to_dataset
 
 __all__ = ["sample"]
 
@@ -66,7 +66,7 @@ def sample(
     do = check_actions(do, "do")
     checks.seed(seed)
     model_args, model_kwargs = checks.model_arguments(model_args, model_kwargs)
-    attrs = {"query": "sample", "do": repr(do), "seed": -1 if seed is None else seed}
+    attrs = {"query": "sample", "do": describe_actions(do), "seed": -1 if seed is None else seed}
     paths = paths_for(model, model_args, model_kwargs)
     if paths is not None:
         check_one_value(do, lambda n: paths.prototype(n).batch_shape + paths.prototype(n).event_shape, "cp.sample")

@@ -50,11 +50,10 @@ class Amortized(Abduction):
         guide = self.options["guide"]
         info = run.info
         observed = required_observations(guide, run.evidence)
-        sampled = guide_sites(guide, _as_units(run.evidence, observed, run, 1))
-        self._check_sites(sampled, run)
         given = self.options.get("num_particles")
         draws = checks.positive_int(given, "num_particles") if given is not None else num_samples
-        latents, log_q = _draw(guide, _as_units(run.evidence, observed, run, draws), draws, run)
+        latents, log_q = _draw(guide, _as_units(run.evidence, observed, run, draws), draws, run, given is not None)
+        self._check_sites(set(latents), run)  # (the sites of the same guide run: the guide runs once)
         evidence = {**run.evidence, **{k: _placed(v, draws, run, info, k) for k, v in latents.items()}}
         tw = run.run(draws, evidence=evidence, weigh=given is not None)
         values = {n: tw.sites[n]["value"] for n in info.endogenous}
@@ -126,7 +125,7 @@ def _as_units(evidence, names, run, copies: int) -> dict:
     return out
 
 
-def _draw(guide, observations, copies, run):
+def _draw(guide, observations, copies, run, weigh: bool):
     """``copies`` guide draws per unit: ``{site: [copies, units, ...]}`` and ``log q [copies, units]``."""
     with poutine.block(hide_types=["param"]):
         tr = poutine.trace(guide).get_trace(**observations)
@@ -137,8 +136,9 @@ def _draw(guide, observations, copies, run):
             continue
         value = site["value"].detach()
         latents[name] = value.reshape((copies, rows) + tuple(value.shape[1:]))
-        lp = site["fn"].log_prob(site["value"]).detach()
-        log_q = log_q + lp.reshape(copies * rows, -1).sum(-1)
+        if weigh:  # log q is only read to weigh the draws as proposals
+            lp = site["fn"].log_prob(site["value"]).detach()
+            log_q = log_q + lp.reshape(copies * rows, -1).sum(-1)
     return latents, log_q.reshape(copies, rows)
 
 
