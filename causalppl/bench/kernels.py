@@ -6,7 +6,7 @@
 * Every shape: the unavoidable bytes, FLOPs and special-function operations, and the
   roofline time on an H100 (kernels/roofline.py).
 * sm_90 compile report: registers, spills and shared memory of every kernel launch at the
-  benchmark shapes, compiled ahead of time without a GPU (kernels/_aot.py).
+  benchmark shapes, compiled ahead of time without a GPU (kernels/aot.py).
 * GPU (only when CUDA is available): Triton vs PyTorch eager vs ``torch.compile`` of the
   reference, forward and forward+backward, achieved GB/s, FLOP/s and % of the roofline;
   the whole-DAG vs per-level sampling kernels by DAG depth; the decoder.
@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from causalppl.bench import _harness
-from causalppl.kernels import _aot, roofline
+from causalppl.kernels import aot, roofline
 from causalppl.kernels.mechanism import reference
 from causalppl.kernels.testing import random_mechanism
 
@@ -224,12 +224,12 @@ def compile_section(shapes):
         "## sm_90 compile report (no GPU needed)",
         "",
         "Every launch the entry points make at these shapes, compiled ahead of time for "
-        "sm_90 with Triton's bundled ptxas (kernels/_aot.py): registers per thread, spill "
+        "sm_90 with Triton's bundled ptxas (kernels/aot.py): registers per thread, spill "
         "bytes, shared memory, warps and rows per program.",
         "",
     ]
     try:
-        reports = _aot.report(specs)
+        reports = aot.report(specs)
     except Exception as err:  # no NVIDIA toolchain in this Triton build
         return "\n".join(lines + [f"not run: {type(err).__name__}: {str(err)[:300]}"])
     rows = []

@@ -50,8 +50,6 @@ class EquationTransform(Transform):
 
     def with_cache(self, cache_size=1):
         """The same transform caching its last ``cache_size`` call(s) (as torch's transforms)."""
-        if self._cache_size == cache_size:
-            return self
         return EquationTransform(self.equation, self.inverse, self.parents, cache_size=cache_size)
 
     def _call(self, u):

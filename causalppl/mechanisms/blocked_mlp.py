@@ -1,63 +1,101 @@
 """The stacked MLP of a mechanism bank with a hand-written backward: the CPU fast path.
 
-:func:`reference_mlp` (:func:`~causalppl.mechanisms.bank.stacked_mlp` calls) is the reference;
-autograd differentiates it with a ``bmm`` per product. Five things make that slow on a
-CPU, and this module avoids each while doing the reference's arithmetic (values and
-gradients agree to rounding, tested with hypothesis):
+:func:`reference_mlp` (:func:`~causalppl.mechanisms.bank.stacked_mlp` calls, differentiated
+by autograd) is the reference. :func:`blocked_mlp` does its arithmetic (values and gradients
+agree to rounding, tested with hypothesis with every part on or off) with four parts, each
+switched by a field of :class:`Parts`:
 
-* **Cache.** At large batches every layer's ``[M, B, H]`` activations (50 nets x 4,096
-  rows x 64 units is 52 MB) are written to memory and streamed back several times. Here
-  the rows are cut into blocks of :data:`ROWS`, stored block-major (``[blocks, M, rows,
-  H]``, each block contiguous), and forward and backward run block by block, so every
-  product and elementwise op touches a block that fits in L2.
-* **Narrow output layers.** A batched product with one or two output columns
-  (``[M, B, H] @ [M, H, 1]``, the location of an additive mechanism) takes MKL's slow
-  path: 3 to 10 times the time of the same product transposed (``[M, 1, H] @ [M, H, B]``).
-  The last layer is therefore computed and differentiated transposed; with one output
-  column its input gradient is an outer product, done as a broadcast multiply.
-* **tanh.** torch's CPU ``tanh`` costs about 2.6 ns per float32 element, ``sigmoid``
-  0.5 ns; ``tanh(x) = 2 sigmoid(2x) - 1`` is exact in real arithmetic and off by at most
-  two units in the last place *of 1* in floating point (measured: 1.8e-7 in float32, 3.3e-16 in
-  float64; torch's ``tanh`` is accurate relative to the output even near 0, this is
-  accurate in absolute terms, which is what a following layer sees). The backward reads
-  the saved output (``1 - y^2``), as the reference does.
-* **silu's backward.** torch's ``silu_backward`` recomputes the sigmoid, and the weight
-  gradient needs the output again. The forward here keeps the sigmoid ``s`` beside the
-  output ``y = x s``, and the derivative ``s + y (1 - s)`` takes three cheap passes: a
-  silu layer's forward and backward in half the time.
-* **Allocation.** A fresh megabyte-sized tensor costs a page fault per 4 KB on every call
-  (over a quarter of the time at 50 nets x 4,096 rows). Buffers come from per-thread pools
-  (:mod:`._buffers`): scratch for what dies within a call, checked leases for the saved
-  activations the backward reads; the backward writes in place.
+* ``blocks``: once a layer's activations outgrow the cache, rows go in blocks of :data:`ROWS`.
+* ``narrow``: a batched product with one output column takes MKL's slow path, so the last
+  layer is computed and differentiated transposed (with one column: an outer product).
+* ``tanh_sigmoid``: torch's CPU ``tanh`` costs about 2.6 ns per float32 element, ``sigmoid``
+  0.5 ns; ``tanh(x) = 2 sigmoid(2x) - 1`` is off by at most two units in the last place *of
+  1* (1.8e-7 in float32, 3.3e-16 in float64): absolute accuracy, what a next layer sees.
+* ``leases``: saved activations live in buffers leased from a pool (:mod:`._buffers`).
+
+Measured with ``causalppl bench cpu_paths --activations tanh,silu,relu`` (medians of three
+runs; one torch thread on this shared 2-core AMD EPYC box, 2 MB L2, no GPU; 2026-12-06) on
+the MLP inputs of NeuralSCMs with hidden (64, 64), 20 / 50 nodes, 256 and 4,096 rows. The
+blocked path against torch.compile of the reference (against the reference in brackets):
+forward + backward at 4,096 rows tanh 1.68x / 1.79x (2.8x / 3.2x), silu 1.42x / 2.01x
+(2.1x / 2.7x), relu 1.24x / 1.77x; at 256 rows 0.90x-1.15x (1.0x-2.0x). Forward without
+autograd at 4,096 rows 1.6x-2.8x; at 256 rows tanh 1.60x / 1.55x (2.0x / 2.2x), silu
+1.17x / 0.62x, relu 1.32x / 1.23x. So :func:`worth_blocking` takes this path only where it
+beat both by 1.3x. Inside ``counterfactual_rows`` of 4,096 units (hidden (32, 32), a call
+per level of 1-8 nets) it beat torch.compile 1.7x (tanh), 1.36x (relu), 1.08x (silu).
+Each part switched off (time without / with, where the path is taken): blocks 1.32x-1.42x
+(tanh, 4,096 rows), narrow 1.34x (tanh) and 1.38x (silu) forward + backward at 20 nodes,
+tanh_sigmoid 1.3x-2.2x, leases 1.42x (tanh) and 1.53x (silu) forward + backward at 50
+nodes. Measured the same way and deleted: silu's derivative from a saved sigmoid
+(0.68x-1.26x, median 0.98x) and reused scratch buffers within a call (0.76x-1.21x).
+``benchmarks/results/cpu_paths.md`` holds the latest run.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from ._buffers import give_back, lease, scratch, still_ours
+from ._buffers import lease
 from .bank import ACTIVATIONS, stacked_mlp
 
-__all__ = ["ROWS", "blocked_mlp", "reference_mlp", "worth_blocking"]
+__all__ = ["PARTS", "ROWS", "Parts", "blocked_mlp", "reference_mlp", "worth_blocking"]
 
 ROWS = 128  # rows per block (measured: 64 and 256 are 5-10% slower at 20 and 50 nets, 64 units)
-_MIN_ELEMENTS = 1 << 20  # activations per layer from which the rows are cut into blocks
+_MIN_ELEMENTS = 1 << 20  # activations per layer from which rows are cut into blocks (cache)
 _MIN_ROWS = 16  # below this the reference's fewer Python steps win (one-unit queries)
+_FROM_ROWS = 1024  # it beat the reference and torch.compile by 1.3x at 4,096 rows, not at 256
 
 
-def worth_blocking(h: torch.Tensor) -> bool:
-    """Whether this path pays off for input ``h [M, B, P]``: CPU tensors, a batch of rows."""
-    return h.device.type == "cpu" and h.shape[1] >= _MIN_ROWS
+@dataclass(frozen=True)
+class Parts:
+    """Switches for the parts of :func:`blocked_mlp` (module docstring); all on by default.
+
+    Example:
+        >>> Parts(leases=False).tanh_sigmoid
+        True
+    """
+
+    blocks: bool = True
+    narrow: bool = True
+    tanh_sigmoid: bool = True
+    leases: bool = True
 
 
-def _block_rows(h: torch.Tensor, weights) -> int:
+PARTS = Parts()
+
+
+def _graph(h, weights, biases) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in [h, *weights, *biases])
+
+
+def worth_blocking(h: torch.Tensor, weights, activation: str, biases=()) -> bool:
+    """Whether this path pays for ``h [M', B, P]`` (module docstring): on CPU, tanh without
+    autograd from 16 rows, relu with autograd from 8M activations (nets x rows x widest
+    layer), the rest from :data:`_FROM_ROWS` rows or 4M activations.
+
+    Example:
+        >>> h, ws = torch.zeros(50, 4096, 3), [torch.zeros(50, 3, 64), torch.zeros(50, 64, 1)]
+        >>> worth_blocking(h, ws, "silu"), worth_blocking(h[:, :256], ws, "silu")
+        (True, False)
+    """
+    if h.device.type != "cpu" or h.shape[1] < _MIN_ROWS:
+        return False
+    graph, work = _graph(h, weights, biases), weights[0].shape[0] * h.shape[1] * max(w.shape[-1] for w in weights)
+    if activation == "relu" and graph:
+        return work >= 8 * _MIN_ELEMENTS
+    return (activation == "tanh" and not graph) or h.shape[1] >= _FROM_ROWS or work >= 4 * _MIN_ELEMENTS
+
+
+def _block_rows(h: torch.Tensor, weights, parts: Parts = PARTS) -> int:
     """:data:`ROWS` when a layer's activations outgrow the cache, else the whole batch."""
-    width = max(w.shape[-1] for w in weights)
-    return ROWS if h.shape[0] * h.shape[1] * width >= _MIN_ELEMENTS else h.shape[1]
+    work = weights[0].shape[0] * h.shape[1] * max(w.shape[-1] for w in weights)
+    return ROWS if parts.blocks and work >= _MIN_ELEMENTS else h.shape[1]
 
 
 def blocked_mlp(
-    h: torch.Tensor, weights, biases, activation: str, rows: int | None = None, roots: int = 0
+    h: torch.Tensor, weights, biases, activation: str, rows: int | None = None, roots: int = 0, parts: Parts = PARTS
 ) -> torch.Tensor:
     """:func:`reference_mlp` in row blocks, with a hand-written backward.
 
@@ -67,9 +105,8 @@ def blocked_mlp(
         activation: ``"tanh" | "relu" | "silu"`` after every hidden layer.
         rows: rows per block (default: :data:`ROWS` for large batches, else all rows).
         roots: the first ``roots`` nets read no input (root nodes): they run on one zero row,
-            broadcast over the batch. Their gradients land in the same full-size tensors as
-            the others', so the caller slices no parameter (each slice would cost a
-            zero-filled full-size gradient and one more accumulation in the backward).
+            broadcast over the batch, and their gradients land in the full-size tensors.
+        parts: which parts to use (:class:`Parts`).
 
     Returns:
         Outputs ``[M, B, out]``.
@@ -83,15 +120,21 @@ def blocked_mlp(
         >>> bool(torch.allclose(blocked_mlp(h, ws, bs, "tanh", rows=16, roots=1), ref, atol=1e-6))
         True
     """
-    rows = rows or _block_rows(h, weights)
-    if torch.is_grad_enabled() and any(t.requires_grad for t in [h, *weights, *biases]):
-        return _BlockedMLP.apply(h, activation, rows, roots, *weights, *biases)
-    return _run(h, activation, rows, roots, weights, biases, keep=False)[0]
+    rows = rows or _block_rows(h, weights, parts)
+    if _graph(h, weights, biases):
+        return _BlockedMLP.apply(h, activation, rows, roots, parts, *weights, *biases)
+    return _run(h, activation, rows, roots, weights, biases, parts, keep=False)[0]
 
 
 def reference_mlp(h: torch.Tensor, weights, biases, activation: str, roots: int = 0) -> torch.Tensor:
     """What :func:`blocked_mlp` computes, as plain :func:`~causalppl.mechanisms.bank.stacked_mlp`
-    calls: the first ``roots`` nets on one zero row (broadcast), the others on ``h``."""
+    calls: the first ``roots`` nets on one zero row (broadcast), the others on ``h``.
+
+    Example:
+        >>> ws, bs = [torch.ones(2, 1, 3), torch.ones(2, 3, 1)], [torch.zeros(2, 3), torch.zeros(2, 1)]
+        >>> reference_mlp(torch.zeros(1, 4, 1), ws, bs, "relu", roots=1).shape
+        torch.Size([2, 4, 1])
+    """
     act, nets, batch = ACTIVATIONS[activation], weights[0].shape[0], h.shape[1]
     if not roots:  # (no slicing: a one-unit query runs this once per level, at a few us a slice)
         return stacked_mlp(h, weights, biases, act)
@@ -103,27 +146,23 @@ def reference_mlp(h: torch.Tensor, weights, biases, activation: str, roots: int 
     return torch.cat([out, stacked_mlp(h, [w[roots:] for w in weights], [b[roots:] for b in biases], act)])
 
 
-def _activate(pre: torch.Tensor, activation: str, sig: torch.Tensor | None) -> torch.Tensor:
-    """The activation of the block ``pre``, written over it: the backward reads the output.
-    silu also keeps its sigmoid in ``sig``, so that its derivative ``s + y (1 - s)`` costs
-    three cheap passes (torch's ``silu_backward`` recomputes the sigmoid from ``pre``; with
-    the recomputed output that was twice the time of this forward and backward together)."""
+def _activate(pre: torch.Tensor, activation: str, kept: torch.Tensor | None, parts: Parts) -> torch.Tensor:
+    """The activation of ``pre``, written over it (silu's backward reads ``pre``: kept first)."""
     if activation == "tanh":
-        return pre.mul_(2).sigmoid_().mul_(2).sub_(1)  # tanh at a fifth of torch.tanh's cost
+        return pre.mul_(2).sigmoid_().mul_(2).sub_(1) if parts.tanh_sigmoid else pre.tanh_()
     if activation == "relu":
         return pre.relu_()
-    return pre.mul_(torch.sigmoid(pre, out=sig))
+    kept.copy_(pre)
+    return torch.nn.functional.silu(pre, inplace=True)
 
 
-def _backprop_activation(grad, y, activation: str, scratch: torch.Tensor, sig: torch.Tensor | None):
-    """``grad *= act'`` in place, from the layer's output ``y`` (and silu's sigmoid ``sig``).
-    Nothing is allocated: a fresh block-sized tensor per op costs page faults on every call."""
+def _backprop_activation(grad, y, activation: str, tmp: torch.Tensor, pre: torch.Tensor | None):
+    """``grad *= act'`` in place, from the layer's output ``y`` (silu: its input ``pre``)."""
     if activation == "tanh":  # g (1 - y^2) = g - g y^2
-        return grad.sub_(torch.mul(y, y, out=scratch).mul_(grad))
+        return grad.sub_(torch.mul(y, y, out=tmp).mul_(grad))
     if activation == "relu":  # y > 0 exactly where pre > 0
         return torch.ops.aten.threshold_backward.grad_input(grad, y, 0, grad_input=grad)
-    d = torch.mul(y, sig, out=scratch)  # silu' = s + x s (1 - s) = s + y - y s
-    return grad.mul_(torch.sub(y, d, out=d).add_(sig))
+    return torch.ops.aten.silu_backward.grad_input(grad, pre, grad_input=grad)
 
 
 def _to_blocks(t: torch.Tensor, rows: int) -> torch.Tensor:
@@ -135,146 +174,127 @@ def _to_blocks(t: torch.Tensor, rows: int) -> torch.Tensor:
     return t.reshape(nets, blocks, rows, width).transpose(0, 1).contiguous()
 
 
-def _forward(h, activation, rows, weights, biases, keep: bool):
-    """Outputs ``[M, B, out]``, the blocked input, every hidden layer's blocked output and
-    (silu) sigmoid. With ``keep`` these are kept for the backward in leased buffers (``flats``
-    to give back); without, each layer reuses one scratch block."""
-    depth = len(weights)
-    hb = _to_blocks(h, rows)
+def _forward(h, activation, rows, weights, biases, parts: Parts, keep: bool):
+    """Outputs ``[M, B, out]``, the blocked input, each hidden layer's blocked output (and
+    silu input), their buffers' holder. Without ``keep`` each layer reuses one block."""
+    depth, hb = len(weights), _to_blocks(h, rows)
     blocks, nets = hb.shape[:2]
-    shapes = [(nets, rows, w.shape[-1]) for w in weights[:-1]]
-    kinds = ["y", "sig"] if activation == "silu" else ["y"]
-    wanted = [(f"{kind}{i}", shape) for kind in kinds for i, shape in enumerate(shapes)]
-    if keep:
-        leased = [lease(h, (blocks, *shape)) for _, shape in wanted]
-        flats, views = [flat for flat, _ in leased], [view for _, view in leased]
+    kept = blocks if keep else 1
+    shapes = [(kept, nets, rows, w.shape[-1]) for w in weights[:-1]] * (2 if activation == "silu" else 1)
+    holder = None
+    if keep and parts.leases:
+        holder, views = lease(h, shapes)
     else:
-        flats, views = [], [scratch(name, h, (1, *shape)) for name, shape in wanted]
-    saved, sigs = views[: len(shapes)], views[len(shapes) :] or [None] * len(shapes)
-    w_last = weights[-1].transpose(1, 2)  # the last layer runs transposed: [M, out, in]
-    out_t = h.new_empty(blocks, nets, w_last.shape[1], rows)
+        views = [h.new_empty(shape) for shape in shapes]
+    saved, pres = views[: depth - 1], views[depth - 1 :] or [None] * (depth - 1)
     bias = [b.unsqueeze(1) for b in biases[:-1]]
-    bias_last = biases[-1].unsqueeze(-1)
+    w_last, b_last = weights[-1], biases[-1].unsqueeze(1)
+    if parts.narrow:  # the last layer runs transposed: [M, out, in] @ [M, in, rows]
+        w_last, b_last = w_last.transpose(1, 2), biases[-1].unsqueeze(-1)
+    out_b = h.new_empty(blocks, nets, *((w_last.shape[1], rows) if parts.narrow else (rows, w_last.shape[-1])))
     for c in range(blocks):
         x, at = hb[c], c if keep else 0
         for i in range(depth - 1):
             pre = torch.baddbmm(bias[i], x, weights[i], out=saved[i][at])
-            x = _activate(pre, activation, None if sigs[i] is None else sigs[i][at])
-        torch.baddbmm(bias_last, w_last, x.transpose(1, 2), out=out_t[c])
-    out = out_t.permute(1, 0, 3, 2).reshape(nets, blocks * rows, -1)[:, : h.shape[1]]
-    return out, hb, saved, sigs, flats
+            x = _activate(pre, activation, None if pres[i] is None else pres[i][at], parts)
+        torch.baddbmm(b_last, *((w_last, x.transpose(1, 2)) if parts.narrow else (x, w_last)), out=out_b[c])
+    out = out_b.permute(1, 0, 3, 2) if parts.narrow else out_b.transpose(0, 1)
+    return out.reshape(nets, blocks * rows, -1)[:, : h.shape[1]], hb, saved, pres, holder
 
 
-def _run(h, activation, rows, roots, weights, biases, keep: bool):
-    """Outputs ``[M, B, out]``, the pieces the backward reads (``(nets, blocked input,
-    outputs, sigmoids)`` for the root nets on one zero row, then for the others) and the
-    leased buffers to give back."""
+def _run(h, activation, rows, roots, weights, biases, parts: Parts, keep: bool):
+    """Outputs ``[M, B, out]``, the backward's pieces (root nets on one zero row, then the
+    others) and the holders of their leased buffers."""
     nets, batch = weights[0].shape[0], h.shape[1]
-    parts = [(slice(0, roots), h.new_zeros(roots, 1, h.shape[-1]), 1)] if roots else []
+    parts_in = [(slice(0, roots), h.new_zeros(roots, 1, h.shape[-1]), 1)] if roots else []
     if roots < nets:
-        parts.append((slice(roots, nets), h, rows))
-    outs, pieces, flats = [], [], []
-    for sl, x, r in parts:
-        out, hb, saved, sigs, leased = _forward(
-            x, activation, r, [w[sl] for w in weights], [b[sl] for b in biases], keep
-        )
+        parts_in.append((slice(roots, nets), h, rows))
+    outs, pieces, holders = [], [], []
+    for sl, x, r in parts_in:
+        layers = [w[sl] for w in weights], [b[sl] for b in biases]
+        out, hb, saved, pres, holder = _forward(x, activation, r, *layers, parts, keep)
         outs.append(out.expand(out.shape[0], batch, out.shape[-1]))
-        pieces.append((sl, hb, saved, sigs))
-        flats += leased
-    return (outs[0] if len(outs) == 1 else torch.cat(outs)), pieces, flats
+        pieces.append((sl, hb, saved, pres))
+        holders.append(holder)
+    return (outs[0] if len(outs) == 1 else torch.cat(outs)), pieces, holders
 
 
 class _BlockedMLP(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, h, activation, rows, roots, *params):
+    def forward(ctx, h, activation, rows, roots, parts, *params):
         depth = len(params) // 2
-        out, pieces, flats = _run(h, activation, rows, roots, params[:depth], params[depth:], keep=True)
+        out, pieces, holders = _run(h, activation, rows, roots, params[:depth], params[depth:], parts, keep=True)
         ctx.save_for_backward(h, *params)
-        # The leased blocks are kept on ctx, not saved: their versions are checked by hand, so
-        # that a reused lease means recomputing them rather than autograd's in-place error.
-        ctx.pieces, ctx.flats, ctx.versions = pieces, flats, [f._version for f in flats]
-        ctx.activation, ctx.rows, ctx.roots, ctx.depth = activation, rows, roots, depth
+        # The blocks stay on ctx: the holders return their buffers to the pool once this
+        # node is gone, so a retained graph's second backward reads its own numbers.
+        ctx.pieces, ctx.holders = pieces, holders
+        ctx.activation, ctx.roots, ctx.depth, ctx.parts = activation, roots, depth, parts
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        act, depth = ctx.activation, ctx.depth
         h, *params = ctx.saved_tensors
-        weights, biases = params[:depth], params[depth:]
+        weights, biases = params[: ctx.depth], params[ctx.depth :]
         if torch.is_grad_enabled():  # create_graph: differentiate the reference, so that
             return _reference_backward(ctx, grad, h, weights, biases)  # its gradient is too
-        pieces, flats, versions = ctx.pieces, ctx.flats, ctx.versions
-        if not still_ours(flats, versions):  # a retained graph whose leases were reused
-            _, pieces, flats = _run(h, act, ctx.rows, ctx.roots, weights, biases, keep=True)
-            versions = [f._version for f in flats]
-        nets = weights[0].shape[0]
+        nets, narrow = weights[0].shape[0], ctx.parts.narrow
         g_w = [torch.zeros_like(w) for w in weights[:-1]]
-        g_w.append(weights[-1].new_zeros(nets, weights[-1].shape[-1], weights[-1].shape[1]))  # transposed
+        g_w.append(weights[-1].new_zeros(nets, *weights[-1].shape[1:][:: -1 if narrow else 1]))
         g_b = [w.new_zeros(nets, w.shape[-1]) for w in weights]
         g_h = None
-        for sl, hb, saved, sigs in pieces:
+        for sl, hb, saved, pres in ctx.pieces:
             root = sl.start < ctx.roots
-            found = _backward_piece(
-                grad[sl].sum(1, keepdim=True) if root else grad[sl],
-                hb,
-                saved,
-                sigs,
-                [w[sl] for w in weights],
-                act,
-                [g[sl] for g in g_w],
-                [g[sl] for g in g_b],
-                want_input=not root and ctx.needs_input_grad[0],
-            )
+            g_out = grad[sl].sum(1, keepdim=True) if root else grad[sl]  # roots ran on one row
+            into, layers = ([g[sl] for g in g_w], [g[sl] for g in g_b]), [w[sl] for w in weights]
+            want = not root and ctx.needs_input_grad[0]
+            found = _backward_piece(g_out, (hb, saved, pres), layers, ctx.activation, into, want, narrow)
             g_h = found if found is not None else g_h
-        give_back(flats, versions)
-        if g_h is not None:
-            g_h = g_h[:, : h.shape[1]]
-        return (g_h, None, None, None, *g_w[:-1], g_w[-1].transpose(1, 2), *g_b)
+        g_h = None if g_h is None else g_h[:, : h.shape[1]]
+        g_last = g_w[-1].transpose(1, 2) if narrow else g_w[-1]
+        return (g_h, None, None, None, None, *g_w[:-1], g_last, *g_b)
 
 
-def _backward_piece(grad, hb, saved, sigs, weights, act, g_w, g_b, want_input: bool):
-    """Accumulate one piece's parameter gradients into ``g_w`` (the last one transposed) and
-    ``g_b``, block by block; returns the input gradient ``[M', blocks * rows, P]`` if wanted."""
+def _backward_piece(grad, piece, weights, act, into_grads, want_input: bool, narrow: bool):
+    """Add one piece's gradients into ``into_grads`` (weights, the last transposed when
+    ``narrow``; biases) block by block; the input gradient ``[M', blocks * rows, P]`` if wanted."""
+    (hb, saved, pres), (g_w, g_b) = piece, into_grads
     depth = len(weights)
     blocks, nets, rows, width = hb.shape
-    tmp = [scratch(f"tmp{i}", hb, t.shape[1:]) for i, t in enumerate(saved)]
-    grads = [scratch(f"grad{i}", hb, t.shape[1:]) for i, t in enumerate(saved)]  # d loss / d layer i
-    g_last = _to_blocks(grad, rows).transpose(2, 3).contiguous()  # [blocks, M', out, rows]
+    grads = [hb.new_empty(t.shape[1:]) for t in saved]  # d loss / d layer i, one block at a time
+    tmp = [hb.new_empty(t.shape[1:]) for t in saved] if act == "tanh" else [None] * len(saved)
+    g_last = _to_blocks(grad, rows)
+    g_last = g_last.transpose(2, 3).contiguous() if narrow else g_last  # [blocks, M', out, rows]
     g_h = torch.empty_like(hb) if want_input else None
     w_t = [w.transpose(1, 2).contiguous() for w in weights]  # once, not once per block
     for c in range(blocks):
+        g = g_last[c]
         for i in range(depth - 1, -1, -1):
             inp = hb[c] if i == 0 else saved[i - 1][c]
             into = grads[i - 1] if i > 0 else (g_h[c] if want_input else None)
-            if i == depth - 1:
-                gt = g_last[c]  # [M', out, rows]
-                g_b[i] += gt.sum(-1)
-                g_w[i].baddbmm_(gt, inp)
+            if i == depth - 1 and narrow:  # g is [M', out, rows]
+                g_b[i] += g.sum(-1)
+                g_w[i].baddbmm_(g, inp)
                 if into is not None:  # one output column: an outer product
-                    g = (
-                        torch.mul(gt.transpose(1, 2), w_t[i], out=into)
-                        if gt.shape[1] == 1
-                        else torch.bmm(gt.transpose(1, 2), w_t[i], out=into)
-                    )
+                    gt = g.transpose(1, 2)
+                    g = torch.mul(gt, w_t[i], out=into) if g.shape[1] == 1 else torch.bmm(gt, w_t[i], out=into)
             else:
                 g_b[i] += g.sum(1)
                 g_w[i].baddbmm_(inp.transpose(1, 2), g)
                 if into is not None:
                     g = torch.bmm(g, w_t[i], out=into)
             if i > 0:
-                sig = None if sigs[i - 1] is None else sigs[i - 1][c]
-                g = _backprop_activation(g, saved[i - 1][c], act, tmp[i - 1], sig)
+                pre = None if pres[i - 1] is None else pres[i - 1][c]
+                g = _backprop_activation(g, saved[i - 1][c], act, tmp[i - 1], pre)
     return g_h.transpose(0, 1).reshape(nets, blocks * rows, width) if want_input else None
 
 
 def _reference_backward(ctx, grad, h, weights, biases):
-    """The backward as autograd of the reference, for gradients that must be differentiable
-    again (``create_graph=True``: gradient penalties, Hessian-vector products). The blocked
-    backward writes in place into buffers no graph records; this one is slower and exact."""
+    """Autograd of the reference, for gradients differentiated again (``create_graph=True``):
+    the blocked backward writes in place into buffers no graph records."""
     inputs = [h, *weights, *biases]
-    needs = [ctx.needs_input_grad[0], *ctx.needs_input_grad[4:]]  # skip activation, rows, roots
+    needs = [ctx.needs_input_grad[0], *ctx.needs_input_grad[5:]]  # skip activation, rows, roots, parts
     with torch.enable_grad():
         out = reference_mlp(h, weights, biases, ctx.activation, ctx.roots)
         found = iter(torch.autograd.grad(out, [t for t, need in zip(inputs, needs) if need], grad, create_graph=True))
     grads = [next(found) if need else None for need in needs]
-    return (grads[0], None, None, None, *grads[1:])
+    return (grads[0], None, None, None, None, *grads[1:])

@@ -22,7 +22,7 @@ from ..noise import noise_model
 from ..noise.typicality import improbable, improbable_noise
 from ..rng import seeded
 from . import kernel_route
-from ._stacked import abduct_bank, group, push_bank, raw, snapshot
+from ._stacked import abduct_bank, group, push_bank, raw, snapshot, stacked_options
 
 __all__ = [
     "abduct",
@@ -33,6 +33,7 @@ __all__ = [
     "log_prob",
     "log_prob_encoded",
     "sample",
+    "stacked_options",
     "table",
 ]
 
@@ -124,18 +125,22 @@ def _check_names(scm, names, role: str) -> None:
 
 
 def affected(scm, targets) -> set[str]:
-    """The targets of an intervention and their descendants (cached per target set)."""
-    key = ("affected", frozenset(targets))
-    found = scm._groups.get(key)
-    if found is None:
-        found = set(targets).union(*(scm.graph.descendants(t) for t in targets))
-        scm._groups[key] = found
-    return found
+    """The targets of an intervention and their descendants (a cache per target set, and
+    one of :func:`_plan` per node set, measured 0.95x-1.06x on one-unit and 4,096-unit
+    queries: computed on each call)."""
+    return set(targets).union(*(scm.graph.descendants(t) for t in targets))
 
 
 def _target(scm, node: str, action, natural: torch.Tensor) -> torch.Tensor:
     """The value ``do`` gives ``node`` (data units), shaped like ``natural``."""
-    return apply_action(action, natural, scm.prototype(node), node).to(natural.dtype).expand(natural.shape)
+    value = apply_action(action, natural, scm.prototype(node), node).to(natural.dtype)
+    try:
+        return value.expand(natural.shape)
+    except RuntimeError as e:
+        raise CausalError(
+            f"intervention for node {node!r} has shape {tuple(value.shape)}, which does not fit "
+            f"{natural.shape[0]} units"
+        ) from e
 
 
 def _noise(node, noise, n, X, do):
@@ -151,21 +156,16 @@ def _noise(node, noise, n, X, do):
     return torch.randn(n, dtype=X.dtype, device=X.device)
 
 
-def _plan(scm, todo: frozenset) -> list[tuple[tuple[str, ...], list[str]]]:
-    """Per level: the banked nodes to compute together, and the other nodes (cached)."""
-    key = ("plan", todo)
-    found = scm._groups.get(key)
-    if found is None:
-        found = [
-            (
-                tuple(v for v in level if v in todo and scm.specs[v].banked),
-                [v for v in level if v in todo and not scm.specs[v].banked],
-            )
-            for level in scm.layout.levels
-        ]
-        found = [(b, o) for b, o in found if b or o]
-        scm._groups[key] = found
-    return found
+def _plan(scm, todo) -> list[tuple[tuple[str, ...], list[str]]]:
+    """Per level: the banked nodes to compute together, and the other nodes."""
+    plan = [
+        (
+            tuple(v for v in level if v in todo and scm.specs[v].banked),
+            [v for v in level if v in todo and not scm.specs[v].banked],
+        )
+        for level in scm.layout.levels
+    ]
+    return [(b, o) for b, o in plan if b or o]
 
 
 def _run(scm, X, out, n, todo, noise, do, flags=None):
@@ -180,7 +180,7 @@ def _run(scm, X, out, n, todo, noise, do, flags=None):
     lay, snap = scm.layout, snapshot(scm)
     eager = bool(lay.other_nodes)
     computed: list[str] = []
-    for banked, others in _plan(scm, frozenset(todo)):
+    for banked, others in _plan(scm, todo):
         if banked:
             g = group(scm, banked)
             u = torch.stack([_noise(v, noise, n, X, do) for v in banked])
@@ -255,6 +255,8 @@ def _hard(do: Mapping) -> set[str]:
 def counterfactual_rows(scm, evidence: torch.Tensor, do: Mapping, *, seed: int | None = None) -> torch.Tensor:
     """:func:`counterfactual` on rows ``[n, N]`` (columns in ``scm.nodes`` order) of an SCM
     whose nodes are all scalar and continuous; returns the counterfactual rows."""
+    if not isinstance(evidence, torch.Tensor):
+        raise CausalError(f"rows must be a float tensor [n, {len(scm.nodes)}], got {type(evidence).__name__}")
     if scm.layout.other_nodes:
         raise CausalError("evidence as one tensor needs every node scalar and continuous; pass a dict")
     rows = evidence if evidence.dim() == 2 else evidence.unsqueeze(0)

@@ -36,7 +36,7 @@ from .reference import scale_transform
 __all__ = ["kernel_supports", "mechanism_forward", "mechanism_sample", "scale_transform", "topological_levels"]
 
 # The shapes the Triton kernels take (beyond them the batched torch path runs): hidden
-# layers whose register tiles fit an sm_90 SM without spilling (NOTES.md, kernels._aot).
+# layers whose register tiles fit an sm_90 SM without spilling (NOTES.md, kernels.aot).
 KERNEL_MAX_WIDTH = {0: 2, 1: 256, 2: 64}
 
 

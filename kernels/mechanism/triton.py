@@ -622,7 +622,7 @@ def _sample_level_kernel(
 
 
 # Rows per program and warps by (hidden layers, widest hidden layer) and kernel, picked from
-# sweeps of sm_90 compiles (kernels._aot, NOTES.md): the fewest registers per thread at about
+# sweeps of sm_90 compiles (kernels.aot, NOTES.md): the fewest registers per thread at about
 # 4-8 rows per warp, without spills. Wider networks are outside kernel_supports().
 _CONFIGS = {
     (1, 64): {"forward": (32, 4), "backward": (32, 8), "sample": (32, 4)},
@@ -696,7 +696,7 @@ def _splits(b: int, n: int, bb: int, device: torch.device) -> tuple[int, int]:
     blocks = triton.cdiv(b, bb)
     if INTERPRETED:
         target = 2  # still exercises the partial-sum path
-    else:  # 132 = an H100 SXM, for launches recorded off the GPU (kernels._aot)
+    else:  # 132 = an H100 SXM, for launches recorded off the GPU (kernels.aot)
         sms = torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 132
         target = triton.cdiv(4 * sms, n)
     rows_per_split = triton.cdiv(blocks, max(1, min(blocks, target))) * bb

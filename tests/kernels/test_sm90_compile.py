@@ -6,7 +6,7 @@ Slow: each compile runs Triton's full pipeline and ptxas (seconds), in a fresh p
 
 import pytest
 
-from causalppl.kernels import _aot
+from causalppl.kernels import aot
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ DECODERS = [
 def test_every_kernel_compiles_for_sm90():
     specs = [{"kind": "mechanism", "nodes": 20, "max_parents": 3, **m} for m in MECHANISMS]
     specs += [{"kind": "decoder", **d} for d in DECODERS]
-    rows = _aot.report(specs)
+    rows = aot.report(specs)
     mechanism_kernels = [
         "_forward_kernel",
         "_backward_kernel",

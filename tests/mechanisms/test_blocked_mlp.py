@@ -1,5 +1,8 @@
 """The row-blocked stacked MLP equals the reference ``stacked_mlp``: values and every gradient."""
 
+import dataclasses
+import gc
+
 import pytest
 import torch
 from hypothesis import given
@@ -7,7 +10,7 @@ from hypothesis import strategies as hst
 
 from causalppl.mechanisms import _buffers
 from causalppl.mechanisms.bank import ACTIVATIONS, stacked_mlp
-from causalppl.mechanisms.blocked_mlp import ROWS, _block_rows, blocked_mlp, reference_mlp, worth_blocking
+from causalppl.mechanisms.blocked_mlp import ROWS, Parts, _block_rows, blocked_mlp, reference_mlp, worth_blocking
 from causalppl.testing import strategies as cst
 
 
@@ -30,9 +33,13 @@ def networks(draw):
     return h, weights, biases, rows, draw(hst.sampled_from(sorted(ACTIVATIONS))), roots
 
 
-@given(networks())
-def test_values_and_gradients_equal_the_reference(net):
-    """Against autograd of ``stacked_mlp`` on every net, the roots fed rows of zeros."""
+parts = hst.builds(Parts, **{f.name: hst.booleans() for f in dataclasses.fields(Parts)})
+
+
+@given(networks(), parts)
+def test_values_and_gradients_equal_the_reference(net, switched):
+    """Against autograd of ``stacked_mlp`` on every net, the roots fed rows of zeros, with
+    any of the parts switched off."""
     h, weights, biases, rows, act, roots = net
     leaves = [t.clone().requires_grad_() for t in [h, *weights, *biases]]
     depth, nets, batch = len(weights), weights[0].shape[0], h.shape[1]
@@ -48,9 +55,12 @@ def test_values_and_gradients_equal_the_reference(net):
         return stacked_mlp(torch.cat([hh.new_zeros(roots, batch, hh.shape[-1]), hh]), ws, bs, ACTIVATIONS[act])
 
     ref, ref_grads = run(reference)
-    out, grads = run(lambda hh, ws, bs: blocked_mlp(hh, ws, bs, act, rows=rows, roots=roots))
+    out, grads = run(lambda hh, ws, bs: blocked_mlp(hh, ws, bs, act, rows=rows, roots=roots, parts=switched))
     torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(reference_mlp(h, weights, biases, act, roots), ref.detach(), rtol=1e-10, atol=1e-12)
+    with torch.no_grad():
+        plain = blocked_mlp(h, weights, biases, act, rows=rows, roots=roots, parts=switched)
+    torch.testing.assert_close(plain, ref.detach(), rtol=1e-10, atol=1e-12)
     for name, a, b in zip(
         ["input"] + [f"weight_{i}" for i in range(depth)] + [f"bias_{i}" for i in range(depth)], grads, ref_grads
     ):
@@ -68,16 +78,22 @@ def test_without_gradients_it_is_a_plain_forward():
 
 
 @pytest.mark.parametrize(
-    ("nets", "batch", "width", "worth", "rows"),
+    ("nets", "batch", "width", "act", "grad", "worth", "rows"),
     [
-        (50, 4096, 64, True, ROWS),  # 13M activations per layer: far out of cache, blocks
-        (20, 256, 64, True, 256),  # 0.3M: one block (the backward and narrow layers still pay)
-        (50, 8, 512, False, 8),  # a handful of rows: the reference's fewer steps win
+        (50, 4096, 64, "silu", True, True, ROWS),  # 13M activations per layer: far out of cache, blocks
+        (20, 4096, 64, "tanh", True, True, ROWS),  # 5M
+        (20, 256, 64, "tanh", True, False, 256),  # 0.3M: torch.compile's backward is as fast
+        (20, 256, 64, "tanh", False, True, 256),  # without autograd tanh as a sigmoid still pays, in one block
+        (20, 256, 64, "silu", False, False, 256),  # silu does not
+        (50, 8, 512, "tanh", False, False, 8),  # a handful of rows: the reference's fewer steps win
+        (20, 4096, 64, "relu", True, False, ROWS),  # relu's backward: torch.compile's is as fast up to 8M
+        (3, 4096, 32, "silu", False, True, 4096),  # one topological level of a large query, in one block
     ],
 )
-def test_rows_are_blocked_only_for_large_cpu_batches(nets, batch, width, worth, rows):
-    h, weights = torch.empty(nets, batch, 3), [torch.empty(nets, 3, width), torch.empty(nets, width, 1)]
-    assert worth_blocking(h) is worth
+def test_the_blocked_path_is_taken_where_it_was_measured_to_win(nets, batch, width, act, grad, worth, rows):
+    h = torch.empty(nets, batch, 3)
+    weights = [torch.empty(nets, 3, width, requires_grad=grad), torch.empty(nets, width, 1, requires_grad=grad)]
+    assert worth_blocking(h, weights, act) is worth
     assert _block_rows(h, weights) == rows
 
 
@@ -130,18 +146,20 @@ def _net(g, nets=3, width=6, depth=3):
 
 
 @pytest.mark.parametrize("act", sorted(ACTIVATIONS))
-def test_a_retained_graph_whose_leases_were_reused_recomputes_them(act):
-    """The saved activations live in leased buffers that the backward gives back. A graph kept
-    for a second backward (``retain_graph=True``) whose buffers another call has since
-    leased and overwritten must still get its own gradients (the lease is version-checked)."""
-    _buffers._pool("leases").clear()  # other tests' free buffers could be leased instead
+def test_a_retained_graph_keeps_its_buffers_for_a_second_backward(act):
+    """The saved activations live in leased buffers. A graph kept for a second backward
+    (``retain_graph=True``) keeps them while another call runs, and still gets its own
+    gradients; once the graph is gone its buffers are leased again."""
+    gc.collect()
+    _buffers.free_buffers()  # takes in what other tests' graphs returned, and then:
+    _buffers._pool("leases").clear()  # their free buffers could be leased instead
     g = torch.Generator().manual_seed(11)
     ws, bs = _net(g)
     h1, h2 = torch.randn(3, 30, 2, generator=g), torch.randn(3, 30, 2, generator=g)
     out1 = blocked_mlp(h1, ws, bs, act, rows=8)
     first = torch.autograd.grad(out1.sum(), [*ws, *bs], retain_graph=True)
     out2 = blocked_mlp(h2, ws, bs, act, rows=8)
-    assert all(a is b for a, b in zip(out2.grad_fn.flats, out1.grad_fn.flats))  # reused: the case under test
+    assert not _shared(out1, out2)  # out1's graph is alive: its buffers are not handed out
     again = torch.autograd.grad(out1.sum(), [*ws, *bs])
     ref1 = torch.autograd.grad(stacked_mlp(h1, ws, bs, ACTIVATIONS[act]).sum(), [*ws, *bs])
     got2 = torch.autograd.grad(out2.sum(), [*ws, *bs])
@@ -150,14 +168,30 @@ def test_a_retained_graph_whose_leases_were_reused_recomputes_them(act):
         torch.testing.assert_close(a, c, rtol=1e-9, atol=1e-11)
         torch.testing.assert_close(b, c, rtol=1e-9, atol=1e-11)
         torch.testing.assert_close(d, e, rtol=1e-9, atol=1e-11)
+    del first, again
+    gone = _flats(out1)
+    del out1
+    gc.collect()
+    assert all(any(f is b for b in _buffers.free_buffers()) for f in gone)  # back once the graph is gone
+    out3 = blocked_mlp(h1, ws, bs, act, rows=8)
+    assert {id(f) for f in _flats(out3)} <= {id(f) for f in gone}  # and leased again
+
+
+def _flats(out):
+    return [f for holder in out.grad_fn.holders if holder is not None for f in holder.flats]
+
+
+def _shared(a, b) -> bool:
+    return bool({id(f) for f in _flats(a)} & {id(f) for f in _flats(b)})
 
 
 def test_the_lease_pool_stays_bounded():
-    """Calls of many sizes leave at most KEEP free buffers per dtype in the thread's pool."""
+    """Calls of many sizes leave at most KEEP free buffers in the thread's pool."""
     g = torch.Generator().manual_seed(12)
     ws, bs = _net(g, depth=4)
     for batch in range(20, 60, 3):
         out = blocked_mlp(torch.randn(3, batch, 2, generator=g), ws, bs, "tanh", rows=batch)
         out.sum().backward()
-    free = _buffers._pool("leases")[(torch.get_default_dtype(), torch.device("cpu"))]
-    assert 0 < len(free) <= _buffers.KEEP
+    del out
+    gc.collect()
+    assert 0 < len(_buffers.free_buffers()) <= _buffers.KEEP

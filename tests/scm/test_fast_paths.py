@@ -7,6 +7,7 @@ batched paths) instead of ``scm`` (which the queries answer in batched form).
 """
 
 import contextlib
+import functools
 import warnings
 
 import pyro
@@ -108,15 +109,12 @@ def _path(name):
     """``"stacked"``: the reference stacked MLP (autograd) on every batch. ``"blocked"``: the
     CPU path (:mod:`causalppl.mechanisms.blocked_mlp`) on every batch, in blocks of 4 rows
     (6 units: two blocks, the second padded)."""
-    saved = blocked_mlp.ROWS, blocked_mlp._MIN_ELEMENTS, blocked_mlp._MIN_ROWS
     if name == "blocked":
-        blocked_mlp.ROWS, blocked_mlp._MIN_ELEMENTS, blocked_mlp._MIN_ROWS = 4, 0, 1
+        mlp = functools.partial(blocked_mlp.blocked_mlp, rows=4)
     else:
-        blocked_mlp._MIN_ROWS = 1 << 62
-    try:
+        mlp = "reference"
+    with fast.stacked_options(mlp=mlp):
         yield
-    finally:
-        blocked_mlp.ROWS, blocked_mlp._MIN_ELEMENTS, blocked_mlp._MIN_ROWS = saved
 
 
 @contextlib.contextmanager

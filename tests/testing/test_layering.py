@@ -1,5 +1,5 @@
-"""The side packages sit low in the layers: they import no model, no other package's private
-module, and ``import causalppl`` does not pay for scipy."""
+"""Two rules beside the import layers (tests/test_import_layers.py): the testing package does not
+lean on the identifiability fitters, and ``import causalppl`` does not pay for scipy."""
 
 import ast
 import subprocess
@@ -11,8 +11,6 @@ import pytest
 import causalppl
 
 ROOT = Path(causalppl.__file__).parent
-SIDE = ("identify", "metrics", "testing", "datasets")
-MODELS = ("causalppl.mechanisms", "causalppl.scm", "causalppl.nn", "causalppl.models")
 
 
 def _module_name(path: Path) -> str:
@@ -38,27 +36,6 @@ def _imports(path: Path) -> list[tuple[str, list[str]]]:
 
 def _files(*packages):
     return [p for pkg in packages for p in sorted((ROOT / pkg).rglob("*.py"))]
-
-
-def _owner(module: str) -> str:
-    """The subpackage (or top-level module) of causalppl that ``module`` belongs to."""
-    parts = module.split(".")
-    return ".".join(parts[:2])
-
-
-@pytest.mark.parametrize("path", _files(*SIDE), ids=lambda p: _module_name(p))
-def test_side_packages_import_no_model_and_no_private_module_of_another_package(path):
-    me = _owner(_module_name(path))
-    for module, names in _imports(path):
-        if not module.startswith("causalppl"):
-            continue
-        assert not module.startswith(MODELS), f"{_module_name(path)} imports the model package {module}"
-        if _owner(module) == me:
-            continue
-        private = [p for p in module.split(".") if p.startswith("_") and not p.startswith("__")]
-        assert not private, f"{_module_name(path)} imports {module}, a private module of another package"
-        hidden = [n for n in names if n.startswith("_") and not n.startswith("__")]
-        assert not hidden, f"{_module_name(path)} imports the private names {hidden} from {module}"
 
 
 @pytest.mark.parametrize("path", _files("testing"), ids=lambda p: _module_name(p))

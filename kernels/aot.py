@@ -8,13 +8,13 @@ for ``sm_90`` (H100/H200) with Triton's bundled toolchain and reports what
 This catches compile errors and register spills on CPU-only machines.
 
 A process runs Triton either interpreted or compiled (see :mod:`._backend`), so
-:func:`report` runs in a fresh process (``python -m causalppl.kernels._aot``, JSON in and
+:func:`report` runs in a fresh process (``python -m causalppl.kernels.aot``, JSON in and
 out) with ``TRITON_INTERPRET`` unset.
 
 Example (slow: it runs the compiler, so not a doctest)::
 
-    from causalppl.kernels import _aot
-    rows = _aot.report([{"kind": "mechanism", "nodes": 20, "max_parents": 3,
+    from causalppl.kernels import aot
+    rows = aot.report([{"kind": "mechanism", "nodes": 20, "max_parents": 3,
                          "hidden": [64], "outputs": 2, "activation": "tanh"}])
 """
 
@@ -191,7 +191,7 @@ def report(specs: list[dict], timeout: float = 1800) -> list[dict]:
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
     done = subprocess.run(
-        [sys.executable, "-m", f"{__package__}._aot"],
+        [sys.executable, "-m", f"{__package__}.aot"],
         input=json.dumps(specs),
         capture_output=True,
         text=True,
