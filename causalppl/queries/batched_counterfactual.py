@@ -27,7 +27,7 @@ def batched_counterfactual(paths, evidence, do, num_samples, seed, attrs):
         k: _rows(v, rows).repeat((reps,) + (1,) * (v.dim() - 1)) if isinstance(v, torch.Tensor) else v
         for k, v in actions.items()
     }
-    with seeded(seed):
+    with seeded(seed), torch.no_grad():  # the answer leaves as labelled arrays: no graph to record
         answer = paths.counterfactual(values, actions)
     if answer is None:
         return None

@@ -78,7 +78,7 @@ def effect(
             check_one_value(arm, info.shape, "cp.effect")
         sample_dim = info.first_free_dim
         worlds = PairedWorldsMessenger(do, baseline, dim=sample_dim - 1)
-        with seeded(seed), worlds, pyro.plate("sample", num_samples, dim=sample_dim):
+        with seeded(seed), torch.no_grad(), worlds, pyro.plate("sample", num_samples, dim=sample_dim):
             guarded(model)(*model_args, **model_kwargs)
         info.confirm(worlds.sites)
         y = worlds.sites[outcome]["value"].double()
@@ -110,7 +110,7 @@ def _batched(paths, outcome, do, baseline, num_samples, seed):
     _check_outcome(outcome, paths.names, len(paths.prototype(outcome).event_shape), {})
     treated, _ = place_values(paths, do, "intervention")
     control, _ = place_values(paths, baseline, "intervention")
-    with seeded(seed):
+    with seeded(seed), torch.no_grad():
         noise = paths.draw_noise(num_samples)
         arms = paths.push(noise, treated), paths.push(noise, control)
     if arms[0] is None or arms[1] is None:

@@ -115,7 +115,10 @@ def describe_actions(actions: dict) -> str:
     def one(a):
         if callable(a):
             return getattr(a, "__name__", type(a).__name__)
-        t = torch.as_tensor(a)
+        try:
+            t = torch.as_tensor(a)
+        except (TypeError, ValueError, RuntimeError):  # not a number: checked (and refused) later
+            return repr(a)
         return repr(t.tolist()) if t.numel() <= 4 else f"tensor of shape {tuple(t.shape)}"
 
     return "{" + ", ".join(f"{k!r}: {one(a)}" for k, a in actions.items()) + "}"

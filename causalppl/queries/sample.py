@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import pyro
 import pyro.poutine as poutine
+import torch
 import xarray as xr
 
 from .. import checks
@@ -71,7 +72,7 @@ def sample(
     if paths is not None:
         check_one_value(do, lambda n: paths.prototype(n).batch_shape + paths.prototype(n).event_shape, "cp.sample")
         actions, _ = place_values(paths, do, "intervention")
-        with seeded(seed):
+        with seeded(seed), torch.no_grad():  # the answer leaves as labelled arrays: no graph to record
             answer = paths.push(paths.draw_noise(num_samples), actions)
         if answer is not None:
             values, flags = answer
@@ -83,7 +84,7 @@ def sample(
         natural.check_names(do, "intervention")
         check_one_value(do, natural.shape, "cp.sample")
     program = guarded(DoMessenger(do)(model) if do else model)
-    with seeded(seed):
+    with seeded(seed), torch.no_grad():
         info = probe(program, model_args, model_kwargs)
         dim = info.first_free_dim
         with poutine.trace() as tr, DeterministicShapeMessenger(), pyro.plate("sample", num_samples, dim=dim):

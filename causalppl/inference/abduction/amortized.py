@@ -127,7 +127,7 @@ def _as_units(evidence, names, run, copies: int) -> dict:
 
 def _draw(guide, observations, copies, run, weigh: bool):
     """``copies`` guide draws per unit: ``{site: [copies, units, ...]}`` and ``log q [copies, units]``."""
-    with poutine.block(hide_types=["param"]):
+    with torch.no_grad(), poutine.block(hide_types=["param"]):
         tr = poutine.trace(guide).get_trace(**observations)
     rows = run.units or 1
     latents, log_q = {}, torch.zeros(copies * rows)

@@ -62,7 +62,7 @@ class WorldRun:
         )
         # One sample needs no plate (its dim is size 1 by broadcasting): one fewer handler per site.
         plate = pyro.plate("sample", num, dim=self.sample_dim) if num > 1 else contextlib.nullcontext()
-        with tw, plate:
+        with torch.no_grad(), tw, plate:  # answers leave as labelled arrays: no graph to record
             self.program()
         self.info.confirm(tw.sites)
         return tw
