@@ -17,20 +17,11 @@ import torch
 from pyro.nn import PyroModule
 
 from causalppl.kernels.activations import ACTIVATIONS, activation_fn
+from causalppl.kernels.mechanism.reference import stacked_mlp
 
 from ..errors import CausalError
 
-__all__ = ["ACTIVATIONS", "MechanismBank", "activation_fn", "stacked_mlp"]
-
-
-def stacked_mlp(h: torch.Tensor, weights, biases, act) -> torch.Tensor:
-    """Node-major stacked MLP: ``h [M, B, in]`` through per-net layers -> ``[M, B, out]``."""
-    last = len(weights) - 1
-    for i, (w, b) in enumerate(zip(weights, biases)):
-        h = torch.baddbmm(b.unsqueeze(1), h, w)
-        if i < last:
-            h = act(h)
-    return h
+__all__ = ["ACTIVATIONS", "MechanismBank", "activation_fn"]
 
 
 class MechanismBank(PyroModule):
@@ -118,4 +109,4 @@ class MechanismBank(PyroModule):
         if nets is not None:
             weights = [w.index_select(0, nets) for w in weights]
             biases = [b.index_select(0, nets) for b in biases]
-        return stacked_mlp(inputs, weights, biases, self._act)
+        return stacked_mlp(inputs, weights, biases, self.activation)

@@ -1,6 +1,6 @@
 """The stacked MLP of a mechanism bank with a hand-written backward: the CPU fast path.
 
-:func:`reference_mlp` (:func:`~causalppl.mechanisms.bank.stacked_mlp` calls, differentiated
+:func:`reference_mlp` (:func:`~causalppl.kernels.mechanism.reference.stacked_mlp` calls, differentiated
 by autograd) is the reference. :func:`blocked_mlp` does its arithmetic (values and gradients
 agree to rounding, tested with hypothesis with every part on or off) with four parts, each
 switched by a field of :class:`Parts`:
@@ -37,8 +37,9 @@ from dataclasses import dataclass
 
 import torch
 
+from causalppl.kernels.mechanism.reference import stacked_mlp
+
 from ._buffers import lease
-from .bank import ACTIVATIONS, stacked_mlp
 
 __all__ = ["PARTS", "ROWS", "Parts", "blocked_mlp", "reference_mlp", "worth_blocking"]
 
@@ -127,7 +128,7 @@ def blocked_mlp(
 
 
 def reference_mlp(h: torch.Tensor, weights, biases, activation: str, roots: int = 0) -> torch.Tensor:
-    """What :func:`blocked_mlp` computes, as plain :func:`~causalppl.mechanisms.bank.stacked_mlp`
+    """What :func:`blocked_mlp` computes, as plain :func:`~causalppl.kernels.mechanism.reference.stacked_mlp`
     calls: the first ``roots`` nets on one zero row (broadcast), the others on ``h``.
 
     Example:
@@ -135,7 +136,7 @@ def reference_mlp(h: torch.Tensor, weights, biases, activation: str, roots: int 
         >>> reference_mlp(torch.zeros(1, 4, 1), ws, bs, "relu", roots=1).shape
         torch.Size([2, 4, 1])
     """
-    act, nets, batch = ACTIVATIONS[activation], weights[0].shape[0], h.shape[1]
+    act, nets, batch = activation, weights[0].shape[0], h.shape[1]
     if not roots:  # (no slicing: a one-unit query runs this once per level, at a few us a slice)
         return stacked_mlp(h, weights, biases, act)
     zero = h.new_zeros(roots, 1, weights[0].shape[1])

@@ -32,6 +32,7 @@ __all__ = [
     "mechanism_sample",
     "node_outputs",
     "scale_transform",
+    "stacked_mlp",
 ]
 
 SCALE_FLOOR = 1e-4
@@ -56,8 +57,18 @@ def gather_parents(x: torch.Tensor, parent_index: torch.Tensor, parent_mask: tor
     return torch.where(parent_mask != 0, xp * parent_mask, torch.zeros((), dtype=x.dtype))
 
 
-def _mlp(h: torch.Tensor, weights, biases, activation: str, nodes=None) -> torch.Tensor:
-    """Node-major MLP: ``h [n, rows, in] -> [n, rows, out]``; ``nodes`` selects weight rows."""
+def stacked_mlp(h: torch.Tensor, weights, biases, activation: str, nodes=None) -> torch.Tensor:
+    """The stacked MLP reference: ``n`` nets node-major, ``h [n, rows, in] -> [n, rows, out]``.
+
+    Layer ``l`` of net ``j`` is ``h @ weights[l][j] + biases[l][j]``; the hidden activation
+    (by name) follows every layer but the last; ``nodes`` selects the nets' weight rows. The
+    mechanism banks, the blocked CPU path and the kernels are all checked against it.
+
+    Example:
+        >>> w, b = [torch.ones(2, 1, 3), torch.ones(2, 3, 1)], [torch.zeros(2, 3), torch.zeros(2, 1)]
+        >>> stacked_mlp(torch.ones(2, 1, 1), w, b, "relu").flatten().tolist()
+        [3.0, 3.0]
+    """
     last = len(weights) - 1
     for i, (w, b) in enumerate(zip(weights, biases)):
         if nodes is not None:
@@ -92,17 +103,17 @@ def node_outputs(
         skip_roots = x.shape[0] >= SKIP_ROOTS_FROM_ROWS
     xp = gather_parents(x, parent_index, parent_mask).transpose(0, 1)  # [N, B, P]
     if not skip_roots:
-        return _mlp(xp, weights, biases, activation).transpose(0, 1)
+        return stacked_mlp(xp, weights, biases, activation).transpose(0, 1)
     is_root = (parent_mask == 0).all(dim=1)
     roots, others = is_root.nonzero().flatten(), (~is_root).nonzero().flatten()
     if len(roots) == 0:
-        return _mlp(xp, weights, biases, activation).transpose(0, 1)
+        return stacked_mlp(xp, weights, biases, activation).transpose(0, 1)
     zero_row = xp.new_zeros(len(roots), 1, xp.shape[-1])
-    root_out = _mlp(zero_row, weights, biases, activation, roots)
+    root_out = stacked_mlp(zero_row, weights, biases, activation, roots)
     root_out = root_out.expand(len(roots), x.shape[0], root_out.shape[-1])
     parts = [root_out]
     if len(others) > 0:
-        parts.append(_mlp(xp[others], weights, biases, activation, others))
+        parts.append(stacked_mlp(xp[others], weights, biases, activation, others))
     order = torch.cat([roots, others]).argsort()
     return torch.cat(parts)[order].transpose(0, 1)
 
@@ -171,7 +182,7 @@ def mechanism_sample(
     columns = torch.arange(n, device=u.device)
     for j in order.tolist():
         xp = gather_parents(x, parent_index[j : j + 1], parent_mask[j : j + 1])  # [B, 1, P]
-        out = _mlp(xp.transpose(0, 1), weights, biases, activation, slice(j, j + 1))[0]
+        out = stacked_mlp(xp.transpose(0, 1), weights, biases, activation, slice(j, j + 1))[0]
         loc, s = _loc_scale(out, None if scale is None else scale[j])
         value = loc + s * u[:, j]
         if intervene_mask is not None:

@@ -8,8 +8,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as hst
 
+from causalppl.kernels.activations import ACTIVATIONS
+from causalppl.kernels.mechanism.reference import stacked_mlp
 from causalppl.mechanisms import _buffers
-from causalppl.mechanisms.bank import ACTIVATIONS, stacked_mlp
 from causalppl.mechanisms.blocked_mlp import ROWS, Parts, _block_rows, blocked_mlp, reference_mlp, worth_blocking
 from causalppl.testing import strategies as cst
 
@@ -52,7 +53,7 @@ def test_values_and_gradients_equal_the_reference(net, switched):
         return out, [torch.zeros_like(t) if g is None else g for t, g in zip(leaves, grads)]
 
     def reference(hh, ws, bs):
-        return stacked_mlp(torch.cat([hh.new_zeros(roots, batch, hh.shape[-1]), hh]), ws, bs, ACTIVATIONS[act])
+        return stacked_mlp(torch.cat([hh.new_zeros(roots, batch, hh.shape[-1]), hh]), ws, bs, act)
 
     ref, ref_grads = run(reference)
     out, grads = run(lambda hh, ws, bs: blocked_mlp(hh, ws, bs, act, rows=rows, roots=roots, parts=switched))
@@ -71,7 +72,7 @@ def test_without_gradients_it_is_a_plain_forward():
     h = torch.randn(2, 10, 3)
     ws, bs = [torch.randn(2, 3, 4), torch.randn(2, 4, 1)], [torch.randn(2, 4), torch.randn(2, 1)]
     with torch.no_grad():
-        torch.testing.assert_close(blocked_mlp(h, ws, bs, "tanh", rows=3), stacked_mlp(h, ws, bs, torch.tanh))
+        torch.testing.assert_close(blocked_mlp(h, ws, bs, "tanh", rows=3), stacked_mlp(h, ws, bs, "tanh"))
         torch.testing.assert_close(
             blocked_mlp(h[1:], ws, bs, "tanh", rows=3, roots=1), reference_mlp(h[1:], ws, bs, "tanh", roots=1)
         )
@@ -110,7 +111,7 @@ def test_reused_buffers_do_not_leak_between_calls(act):
         blocked_mlp(torch.randn(3, 200, 2, generator=g), ws, bs, act, rows=50)
     for h, out in reversed(list(zip(inputs, outs))):
         grads = torch.autograd.grad(out.sum(), [*ws, *bs])
-        ref = torch.autograd.grad(stacked_mlp(h, ws, bs, ACTIVATIONS[act]).sum(), [*ws, *bs])
+        ref = torch.autograd.grad(stacked_mlp(h, ws, bs, act).sum(), [*ws, *bs])
         for a, b in zip(grads, ref):
             torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11)
 
@@ -129,7 +130,7 @@ def test_gradients_are_differentiable_again(act, roots):
         (g_w,) = torch.autograd.grad(fn().pow(2).sum(), ws[0], create_graph=True)
         return torch.autograd.grad(g_w.pow(2).sum(), [h, *ws, *bs], allow_unused=True)
 
-    ref = second(lambda: stacked_mlp(torch.cat([h.new_zeros(roots, 20, 3), h]), ws, bs, ACTIVATIONS[act]))
+    ref = second(lambda: stacked_mlp(torch.cat([h.new_zeros(roots, 20, 3), h]), ws, bs, act))
     got = second(lambda: blocked_mlp(h, ws, bs, act, rows=8, roots=roots))
     for a, b in zip(got, ref):
         if b is None:
@@ -161,9 +162,9 @@ def test_a_retained_graph_keeps_its_buffers_for_a_second_backward(act):
     out2 = blocked_mlp(h2, ws, bs, act, rows=8)
     assert not _shared(out1, out2)  # out1's graph is alive: its buffers are not handed out
     again = torch.autograd.grad(out1.sum(), [*ws, *bs])
-    ref1 = torch.autograd.grad(stacked_mlp(h1, ws, bs, ACTIVATIONS[act]).sum(), [*ws, *bs])
+    ref1 = torch.autograd.grad(stacked_mlp(h1, ws, bs, act).sum(), [*ws, *bs])
     got2 = torch.autograd.grad(out2.sum(), [*ws, *bs])
-    ref2 = torch.autograd.grad(stacked_mlp(h2, ws, bs, ACTIVATIONS[act]).sum(), [*ws, *bs])
+    ref2 = torch.autograd.grad(stacked_mlp(h2, ws, bs, act).sum(), [*ws, *bs])
     for a, b, c, d, e in zip(first, again, ref1, got2, ref2):
         torch.testing.assert_close(a, c, rtol=1e-9, atol=1e-11)
         torch.testing.assert_close(b, c, rtol=1e-9, atol=1e-11)
