@@ -114,7 +114,9 @@ class MorphoSCM(PyroModule):
         t = pyro.sample("thickness", self.thickness_law())
         i = pyro.sample("intensity", self.intensity_law([(t.log() - LOG_T[0]) / LOG_T[1]]))
         z = pyro.sample("z", dist.Normal(torch.zeros(LATENT), 1.0).to_event(1))
-        return pyro.sample("image", self.image_law(self.decoder(z, self.parents(digit, t, i))))
+        law = self.image_law(self.decoder(z, self.parents(digit, t, i)))
+        # infer= names the image's event dims, so query results label them
+        return pyro.sample("image", law, infer={"event_dims": ("channel", "height", "width")})
 
     def guide(self, image, digit, thickness, intensity):
         with pyro.plate("unit", image.shape[0]):
@@ -157,7 +159,8 @@ cf = cp.counterfactual(scm, evidence=test, do=do, guide=scm.guide, num_samples=1
 print(dict(cf.sizes), cf.attrs["abduction"])
 ours = torch.as_tensor(cf.image.sel(world="counterfactual").values[0])
 assert cf.attrs["abduction"] == "amortized"
-assert cf.image.dims[:3] == ("world", "sample", "unit") and ours.shape == (N_TEST, *SHAPE)
+assert cf.image.dims == ("world", "sample", "unit", "channel", "height", "width")
+assert ours.shape == (N_TEST, *SHAPE)
 assert np.array_equal(cf.image.sel(world="factual").values[0], test["image"].numpy())
 assert torch.isfinite(ours).all()
 

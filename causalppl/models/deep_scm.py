@@ -4,7 +4,8 @@ A Deep SCM is an ordinary one-unit Pyro program: each attribute of the scene is 
 with a normalising-flow mechanism (:func:`causalppl.nn.attribute_flow`), each categorical
 label a site with learned class frequencies, the style code ``z`` a standard Normal, and
 the image a site ``Normal(decoder(z, parents), sigma)`` (:class:`causalppl.nn.NormalImage`),
-so a counterfactual keeps each image's pixel noise ``u = (x - mu) / sigma`` exactly. Its
+so a counterfactual keeps each image's pixel noise ``u = (x - mu) / sigma`` exactly (the
+site names its event dims, so results label them ``channel, height, width``). Its
 amortised guide, an encoder of the observed sites, stands in for the posterior of ``z``.
 
 The three variants of the paper differ only in their graph:
@@ -38,6 +39,7 @@ __all__ = ["DeepSCM"]
 
 VARIANTS = ("independent", "conditional", "full")
 NETWORKS = ("conv", "mlp")
+IMAGE_DIMS = ("channel", "height", "width")  # the image's event dims, as named in query results
 FEATURE_BOUND = 10.0  # networks read attributes in standard units, clipped to +-10
 _NAMES = itertools.count()
 
@@ -147,7 +149,8 @@ class DeepSCM(PyroModule):
         for a, law in self.laws.items():  # parents come first in the data's order
             values[a] = pyro.sample(a, law([self.standardise(p, values[p]) for p in self.parents[a]]))
         z = pyro.sample("z", dist.Normal(self.z_loc, 1.0).to_event(1))
-        return pyro.sample("image", self.likelihood(self.decoder(z, self.context(values))))
+        law = self.likelihood(self.decoder(z, self.context(values)))
+        return pyro.sample("image", law, infer={"event_dims": IMAGE_DIMS})  # names the results' dims
 
     @pyro_method
     def guide(self, image: torch.Tensor, **observed) -> torch.Tensor:

@@ -15,13 +15,14 @@ Example:
 from .batched import BatchedPaths, batched_paths
 from .extract import graph
 from .guard import guarded
-from .info import ProgramInfo, probe, probed
+from .info import ProgramInfo, default_event_dims, probe, probed
 from .trace import exogenous_sites, is_model_site, sample_sites, trace_sites
 
 __all__ = [
     "BatchedPaths",
     "ProgramInfo",
     "batched_paths",
+    "default_event_dims",
     "exogenous_sites",
     "graph",
     "guarded",

@@ -12,11 +12,18 @@ import pyro.distributions as dist
 import torch
 from pyro.distributions.torch_distribution import MaskedDistribution
 
-from ..errors import EvidenceError, UnknownSiteError
+from ..errors import CausalError, EvidenceError, UnknownSiteError
 from ..handlers.values import site_value
 from .trace import exogenous_sites, is_model_site, sample_sites, trace_sites
 
-__all__ = ["ProgramInfo", "probe", "probed"]
+__all__ = ["QUERY_DIMS", "ProgramInfo", "default_event_dims", "probe", "probed"]
+
+QUERY_DIMS = frozenset({"world", "sample", "unit"})  # the dims the queries add to every result
+
+
+def default_event_dims(name: str, rank: int) -> tuple[str, ...]:
+    """``{site}_dim_{i}``: the names of the event dims of a site that declares none."""
+    return tuple(f"{name}_dim_{i}" for i in range(rank))
 
 
 @dataclass
@@ -72,6 +79,27 @@ class ProgramInfo:
 
     def event_shape(self, name: str) -> torch.Size:
         return self.sites[name]["fn"].event_shape
+
+    def event_dims(self, name: str) -> tuple[str, ...]:
+        """The names of a site's event dims: its own, declared as
+        ``pyro.sample(name, law, infer={"event_dims": ("channel", "height", "width")})``, or
+        ``{site}_dim_{i}``."""
+        shape = tuple(self.event_shape(name))
+        declared = self.sites[name]["infer"].get("event_dims")
+        if declared is None:
+            return default_event_dims(name, len(shape))
+        names = tuple(declared) if isinstance(declared, (tuple, list)) else ()
+        if (
+            len(names) != len(shape)
+            or not all(isinstance(d, str) and d for d in names)
+            or len(set(names)) != len(names)
+            or set(names) & QUERY_DIMS
+        ):
+            raise CausalError(
+                f"site {name!r} declares event_dims={declared!r}: give {len(shape)} distinct names, one per "
+                f"event dim of its event shape {shape}, other than the queries' own {sorted(QUERY_DIMS)}"
+            )
+        return names
 
     def frames(self, name: str) -> dict[int, str]:
         """``{dim: plate name}`` of the vectorised plates a site sits in."""

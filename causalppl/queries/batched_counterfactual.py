@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import EvidenceError
+from ..program import default_event_dims
 from ..rng import seeded
 from . import overlap
 from .dispatch import place_values
@@ -38,7 +39,7 @@ def batched_counterfactual(paths, evidence, do, num_samples, seed, attrs):
         both = torch.stack([values[name], cf[name].to(values[name].dtype)]).reshape((2, reps, rows) + event)
         both = both.expand((2, num_samples, rows) + event)
         out[name] = both if units else both[:, :, 0]
-        layout[name] = (len(event), ())
+        layout[name] = (default_event_dims(name, len(event)), ())
     lead = [("world", -3 if units else -2, 2), ("sample", -2 if units else -1, num_samples)]
     if units:
         lead.append(("unit", -1, units))

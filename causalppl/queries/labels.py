@@ -14,8 +14,8 @@ __all__ = ["describe_actions", "layout_of", "to_dataset"]
 
 
 def layout_of(info, names) -> dict[str, tuple[int, tuple]]:
-    """``{site: (event rank, ((plate dim, plate name), ...))}`` read from a program's probe."""
-    return {n: (len(info.event_shape(n)), tuple(info.frames(n).items())) for n in names}
+    """``{site: (event dim names, ((plate dim, plate name), ...))}`` read from a program's probe."""
+    return {n: (info.event_dims(n), tuple(info.frames(n).items())) for n in names}
 
 
 def to_dataset(values: dict[str, torch.Tensor], layout, lead: list[tuple[str, int, int]], coords=None, attrs=None):
@@ -23,14 +23,15 @@ def to_dataset(values: dict[str, torch.Tensor], layout, lead: list[tuple[str, in
 
     Args:
         values: ``{site: tensor}`` with batch dims right-aligned as Pyro lays them out.
-        layout: ``{site: (event rank, plate frames)}`` (:func:`layout_of`).
+        layout: ``{site: (event dim names, plate frames)}`` (:func:`layout_of`).
         lead: ``(dim name, batch dim, size)`` of the dims the query added (world, sample, unit).
     """
     lead = tuple(lead)
     data_vars = {}
     for name, value in values.items():
-        ev, frames = layout[name]
-        sizes, keep, names = _layout(name, tuple(value.shape), ev, lead, frames)
+        event_dims, frames = layout[name]
+        ev = len(event_dims)
+        sizes, keep, names = _layout(name, tuple(value.shape), event_dims, lead, frames)
         value = value.detach()
         rank_here = len(sizes)
         value = value.reshape((1,) * (rank_here + ev - value.dim()) + tuple(value.shape))
@@ -39,7 +40,21 @@ def to_dataset(values: dict[str, torch.Tensor], layout, lead: list[tuple[str, in
         if len(keep) < rank_here:
             value = value.reshape([value.shape[i] for i in keep] + list(value.shape[rank_here:]))
         data_vars[name] = (names, _numpy(value))
+    _check_dim_sizes(data_vars)
     return xr.Dataset(data_vars, coords=_coordinates(coords), attrs=attrs or {})
+
+
+def _check_dim_sizes(data_vars: dict) -> None:
+    """Sites that name a dim alike must agree on its size (xarray's own error names no site)."""
+    seen: dict[str, tuple[str, int]] = {}
+    for site, (names, array) in data_vars.items():
+        for dim, size in zip(names, array.shape):
+            first = seen.setdefault(dim, (site, size))
+            if first[1] != size:
+                raise CausalError(
+                    f"sites {first[0]!r} and {site!r} both have a dim named {dim!r}, of sizes {first[1]} and "
+                    f"{size}: name the event dims of one apart (infer={{'event_dims': ...}})"
+                )
 
 
 def _coordinates(coords):
@@ -59,11 +74,11 @@ def _cached_coordinates(key):
 
 
 @functools.lru_cache(maxsize=4096)
-def _layout(name: str, shape: tuple, ev: int, lead: tuple, frames: tuple):
+def _layout(name: str, shape: tuple, event_dims: tuple, lead: tuple, frames: tuple):
     """Where a site's value goes: its batch sizes after broadcasting to the query's dims, the
     batch axes kept (size-1 dims outside every plate are dropped) and the kept dims' names.
     Cached: a query loop labels the same shapes call after call."""
-    rank = -min(d for _, d, _ in lead)
+    rank, ev = -min(d for _, d, _ in lead), len(event_dims)
     lead_at = {d: (dim_name, size) for dim_name, d, size in lead}
     frames = dict(frames)
     batch = shape[: len(shape) - ev]
@@ -90,7 +105,7 @@ def _layout(name: str, shape: tuple, ev: int, lead: tuple, frames: tuple):
             dims.append(None)
             sizes.append(1)
     keep = tuple(i for i, d in enumerate(dims) if d is not None)
-    names = tuple(dims[i] for i in keep) + tuple(f"{name}_dim_{i}" for i in range(ev))
+    names = tuple(dims[i] for i in keep) + tuple(event_dims)
     return tuple(sizes), keep, names
 
 

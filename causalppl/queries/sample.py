@@ -14,7 +14,7 @@ from ..handlers.deterministic import DeterministicShapeMessenger
 from ..handlers.do import DoMessenger
 from ..handlers.intervention import check_actions
 from ..noise.typicality import improbable
-from ..program import guarded, probe
+from ..program import default_event_dims, guarded, probe
 from ..rng import seeded
 from . import overlap
 from .dispatch import check_one_value, paths_for, place_values
@@ -47,10 +47,11 @@ def sample(
 
     Returns:
         One data variable per endogenous site with dims ``("sample", ...)``; event dims are
-        named ``{site}_dim_{i}`` and the model's plates keep their names. For a site with
-        parents under ``do``, ``attrs["extrapolation_<site>"]`` is the share of samples whose
-        intervened value its own law almost never produces (a :class:`causalppl.CausalWarning`
-        above 10%).
+        named ``{site}_dim_{i}`` unless the site names them (``pyro.sample(name, law,
+        infer={"event_dims": ("channel", "height", "width")})``), and the model's plates keep
+        their names. For a site with parents under ``do``, ``attrs["extrapolation_<site>"]``
+        is the share of samples whose intervened value its own law almost never produces (a
+        :class:`causalppl.CausalWarning` above 10%).
 
     Example:
         >>> import pyro, pyro.distributions as dist
@@ -77,7 +78,7 @@ def sample(
         if answer is not None:
             values, flags = answer
             overlap.report(overlap.fractions(flags, lambda s: bool(paths.parents(s))), attrs, f"do({_names(do)})")
-            layout = {n: (len(paths.prototype(n).event_shape), ()) for n in paths.names}
+            layout = {n: (default_event_dims(n, len(paths.prototype(n).event_shape)), ()) for n in paths.names}
             return to_dataset({n: values[n] for n in paths.names}, layout, [("sample", -1, num_samples)], attrs=attrs)
     natural = probe(model, model_args, model_kwargs) if do else None  # the model's own sites and parents
     if natural is not None:
