@@ -2,7 +2,7 @@
 
 import pytest
 
-from causalppl.bench import counterfactual, neural_scm
+from causalppl.bench import counterfactual, cpu_paths, neural_scm
 
 
 @pytest.mark.parametrize(
@@ -23,3 +23,13 @@ def test_quick_benchmark_writes_its_table(tmp_path, bench, argv, expected):
     assert text.startswith("# ") and "- command: `causalppl bench" in text
     for line in expected:
         assert line in text
+
+
+@pytest.mark.slow
+def test_quick_cpu_paths_writes_every_part(tmp_path):
+    out = tmp_path / "result.md"
+    cpu_paths.main(["--quick", "--out", str(out), "--activations", "tanh"])
+    text = out.read_text()
+    for heading in ("blocked path vs reference", "inside whole queries", "Query-level caches", "in row blocks"):
+        assert heading in text
+    assert "| ConvDecoder | 32 | forward+backward |" in text and "| ConvEncoder | 8 | forward |" in text

@@ -22,6 +22,9 @@ a NeuralSCM's gathers per node set (:func:`causalppl.scm.fast.stacked_options`) 
 per-model probe cache (:func:`causalppl.program.probe`), the latter with the NeuralSCM
 called as a plain Pyro program and, without it, a fresh function object per call.
 
+Part 3, the convolutional image networks in row blocks (:mod:`._conv_rows`); ``--only conv``
+runs this part alone.
+
 Every contender is timed in the same rounds, in a new random order each round, and the
 medians are compared, so load from other processes and cache warmth hit all alike.
 """
@@ -44,6 +47,8 @@ from ..datasets import tanh_anm
 from ..mechanisms.blocked_mlp import PARTS, Parts, blocked_mlp, reference_mlp, worth_blocking
 from ..scm import NeuralSCM
 from ..scm.fast import encode_all, stacked_options
+from ._conv_rows import HEADER as CONV_HEADER
+from ._conv_rows import conv_rows
 from ._harness import parser, table, write_results
 
 __all__ = ["main"]
@@ -214,9 +219,33 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--activations", default="tanh,silu,relu", help="MLP activations (comma-separated)")
     p.add_argument("--no-parts", action="store_true", help="skip the rows with one part switched off")
     p.add_argument("--skip-caches", action="store_true", help="only part 1")
+    p.add_argument("--only", choices=("all", "conv"), default="all", help="conv: only the conv networks' rows")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.set_default_dtype(torch.float32)
+    quick = args.quick
+    body = [] if args.only == "conv" else _mlp_and_cache_parts(args)
+    rows = conv_rows(quick, repeat=3 if quick else 15)
+    body += [
+        "\n## The convolutional image networks in row blocks\n",
+        "`causalppl.nn.ConvDecoder` and `ConvEncoder` at the sizes of `causalppl bench morpho` (28x28, latent 16, "
+        f"context 12, channels {(4, 8) if quick else (32, 64)}, head {(16,) if quick else (256,)}; float32): "
+        "in one call (`row_block=None`), `torch.compile` "
+        "of the one call, and in blocks of `row_block` images (the default). Forward without autograd (queries), "
+        "forward + backward (fit steps; 128 is the fit's minibatch). Ratios: one call / blocked and compiled / "
+        "blocked (above 1: the blocks pay).\n",
+        table(CONV_HEADER, rows),
+    ]
+    write_results(
+        args.out,
+        "cpu_paths (CPU optimisations vs the plain reference and torch.compile)",
+        "\n".join(body),
+        argv if argv is not None else sys.argv[1:],
+    )
+
+
+def _mlp_and_cache_parts(args) -> list[str]:
+    """Parts 1, 1b and 2 of the results file."""
     quick = args.quick
     sizes, batches = ((5,), (32, 64)) if quick else ((20, 50), (256, 4096))
     hidden = (8, 8) if quick else (64, 64)
@@ -267,9 +296,4 @@ def main(argv: list[str] | None = None) -> None:
             "target set were measured the same way at 0.95x-1.06x and removed.\n",
             table(["cache", "hidden", "query", "units", "with ms", "without ms", "ratio"], rows),
         ]
-    write_results(
-        args.out,
-        "cpu_paths (CPU optimisations vs the plain reference and torch.compile)",
-        "\n".join(body),
-        argv if argv is not None else sys.argv[1:],
-    )
+    return body

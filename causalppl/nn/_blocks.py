@@ -19,9 +19,20 @@ from causalppl.errors import CausalError
 from causalppl.kernels import decoder_forward, scale_transform
 from causalppl.kernels.activations import ACTIVATIONS, OUT_ACTIVATIONS
 
-__all__ = ["Dense", "activation_name", "check_image_shape", "inputs", "loc_and_scale", "unique_name"]
+__all__ = [
+    "CONV_ROW_BLOCK",
+    "Dense",
+    "activation_name",
+    "check_image_shape",
+    "in_row_blocks",
+    "inputs",
+    "loc_and_scale",
+    "row_block_of",
+    "unique_name",
+]
 
 _COUNTER = itertools.count()
+CONV_ROW_BLOCK = 256  # images per call of the convolutional networks on a CPU (in_row_blocks)
 
 
 def unique_name(cls: type) -> str:
@@ -111,3 +122,23 @@ class Dense(PyroModule):
         flat = h.reshape(-1, h.shape[-1])
         out = decoder_forward(flat, self.weights(), self.biases(), self.activation, self.out_activation)
         return out.reshape(lead + out.shape[-1:])
+
+
+def row_block_of(value) -> int | None:
+    """A convolutional network's ``row_block``: a positive int, or ``None`` for one call."""
+    return None if value is None else checks.positive_int(value, "row_block")
+
+
+def in_row_blocks(layers, x: torch.Tensor, block: int | None) -> torch.Tensor:
+    """``layers(x)`` over the rows of ``x``, in blocks of ``block`` rows on a CPU.
+
+    Rows are separate images, so the answer is the same; the time is not: on a CPU, oneDNN's
+    convolutions and transposed convolutions over a batch of a few thousand small images run
+    at up to half the speed per image of blocks of 128-256 (their working set leaves the
+    cache). ``causalppl bench cpu_paths --only conv`` measures it against the one call and
+    against ``torch.compile`` of it (``benchmarks/results/cpu_paths_conv.md``). A GPU takes
+    the batch whole.
+    """
+    if block is None or x.device.type != "cpu" or x.shape[0] <= block:
+        return layers(x)
+    return torch.cat([layers(rows) for rows in x.split(block)])

@@ -17,7 +17,16 @@ from causalppl import checks
 from causalppl.errors import CausalError
 from causalppl.kernels.activations import OUT_ACTIVATIONS, activation_fn
 
-from ._blocks import Dense, activation_name, check_image_shape, inputs, unique_name
+from ._blocks import (
+    CONV_ROW_BLOCK,
+    Dense,
+    activation_name,
+    check_image_shape,
+    in_row_blocks,
+    inputs,
+    row_block_of,
+    unique_name,
+)
 
 __all__ = ["ConvDecoder", "MLPDecoder"]
 
@@ -63,11 +72,13 @@ class MLPDecoder(PyroModule):
         out_activation: str | None = "sigmoid",
         *,
         context_dim: int = 0,
+        row_block: int | None = CONV_ROW_BLOCK,
         name: str | None = None,
     ):
         super().__init__(name=name or unique_name(type(self)))
         self.latent_dim = checks.positive_int(latent_dim, "latent_dim")
         self.image_shape = check_image_shape(image_shape)
+        self.row_block = row_block_of(row_block)
         self.context_dim = checks.int_at_least(context_dim, "context_dim", 0)
         hidden = checks.int_tuple(hidden, "hidden")
         activation = activation_name(activation)
@@ -97,6 +108,8 @@ class ConvDecoder(PyroModule):
         activation: hidden activation (after the stem and every layer but the last).
         out_activation: ``"sigmoid"``, ``"tanh"`` or ``None`` after the last layer.
         context_dim: how many parent values are appended to ``z`` (0: none).
+        row_block: on a CPU, images per call of the layers (``None``: all at once); the
+            output is the same (:func:`~causalppl.nn._blocks.in_row_blocks` says why).
         name: the module's Pyro name (unique by default).
 
     Example:
@@ -115,11 +128,13 @@ class ConvDecoder(PyroModule):
         out_activation: str | None = "sigmoid",
         *,
         context_dim: int = 0,
+        row_block: int | None = CONV_ROW_BLOCK,
         name: str | None = None,
     ):
         super().__init__(name=name or unique_name(type(self)))
         self.latent_dim = checks.positive_int(latent_dim, "latent_dim")
         self.image_shape = check_image_shape(image_shape)
+        self.row_block = row_block_of(row_block)
         self.context_dim = checks.int_at_least(context_dim, "context_dim", 0)
         self.channels = checks.int_tuple(channels, "channels")
         if not self.channels:
@@ -146,16 +161,18 @@ class ConvDecoder(PyroModule):
         """Pixels ``[..., C, H, W]`` for ``z [..., latent_dim]`` (and ``context [..., context_dim]``)."""
         z = checks.float_tensor(z, "z", trailing=(self.latent_dim,))
         h = inputs(z, context, self.context_dim)
-        lead = h.shape[:-1]
+        x = in_row_blocks(self._pixels, h.reshape(-1, h.shape[-1]), self.row_block)
+        return x.reshape(h.shape[:-1] + self.image_shape)
+
+    def _pixels(self, h: torch.Tensor) -> torch.Tensor:
+        """``[rows, C, H, W]`` for the inputs ``[rows, latent_dim + context_dim]``."""
         act = activation_fn(self.activation)
-        x = act(self.stem(h.reshape(-1, h.shape[-1]))).reshape((-1, *self.start))
+        x = act(self.stem(h)).reshape((-1, *self.start))
         last = len(self.channels) - 1
         for i in range(len(self.channels)):
             x = getattr(self, f"up_{i}")(x)
             x = act(x) if i < last else x
-        if self.out_activation is not None:
-            x = OUT_ACTIVATIONS[self.out_activation](x)
-        return x.reshape(lead + self.image_shape)
+        return x if self.out_activation is None else OUT_ACTIVATIONS[self.out_activation](x)
 
     def extra_repr(self) -> str:
         return f"latent_dim={self.latent_dim}, image_shape={self.image_shape}, context_dim={self.context_dim}"

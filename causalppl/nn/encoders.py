@@ -24,7 +24,17 @@ from causalppl import checks
 from causalppl.errors import CausalError
 from causalppl.kernels.activations import activation_fn
 
-from ._blocks import Dense, activation_name, check_image_shape, inputs, loc_and_scale, unique_name
+from ._blocks import (
+    CONV_ROW_BLOCK,
+    Dense,
+    activation_name,
+    check_image_shape,
+    in_row_blocks,
+    inputs,
+    loc_and_scale,
+    row_block_of,
+    unique_name,
+)
 
 __all__ = ["ConvEncoder", "MLPEncoder"]
 
@@ -61,11 +71,13 @@ class MLPEncoder(PyroModule):
         activation: str = "relu",
         *,
         context_dim: int = 0,
+        row_block: int | None = CONV_ROW_BLOCK,
         name: str | None = None,
     ):
         super().__init__(name=name or unique_name(type(self)))
         self.image_shape = check_image_shape(image_shape)
         self.latent_dim = checks.positive_int(latent_dim, "latent_dim")
+        self.row_block = row_block_of(row_block)
         self.context_dim = checks.int_at_least(context_dim, "context_dim", 0)
         hidden = checks.int_tuple(hidden, "hidden")
         c, h, w = self.image_shape
@@ -75,6 +87,13 @@ class MLPEncoder(PyroModule):
         """``(loc, scale)`` ``[..., latent_dim]`` for ``image [..., C, H, W]`` (and the context)."""
         image = checks.float_tensor(image, "image", trailing=self.image_shape)
         return loc_and_scale(self.net(inputs(image.flatten(-3), context, self.context_dim)))
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last convolution's maps ``[rows, ...]`` for images ``[rows, C, H, W]``."""
+        act = activation_fn(self.activation)
+        for i in range(len(self.channels)):
+            x = act(getattr(self, f"down_{i}")(x))
+        return x
 
     def extra_repr(self) -> str:
         return f"image_shape={self.image_shape}, latent_dim={self.latent_dim}, context_dim={self.context_dim}"
@@ -91,6 +110,8 @@ class ConvEncoder(PyroModule):
         hidden: hidden widths of the head.
         activation: activation after every convolution and hidden layer.
         context_dim: how many observed values are appended to the features (0: none).
+        row_block: on a CPU, images per call of the convolutions (``None``: all at once); the
+            output is the same (:func:`~causalppl.nn._blocks.in_row_blocks` says why).
         name: the module's Pyro name (unique by default).
 
     Example:
@@ -110,11 +131,13 @@ class ConvEncoder(PyroModule):
         activation: str = "relu",
         *,
         context_dim: int = 0,
+        row_block: int | None = CONV_ROW_BLOCK,
         name: str | None = None,
     ):
         super().__init__(name=name or unique_name(type(self)))
         self.image_shape = check_image_shape(image_shape)
         self.latent_dim = checks.positive_int(latent_dim, "latent_dim")
+        self.row_block = row_block_of(row_block)
         self.context_dim = checks.int_at_least(context_dim, "context_dim", 0)
         self.channels = checks.int_tuple(channels, "channels")
         hidden = checks.int_tuple(hidden, "hidden")
@@ -136,13 +159,16 @@ class ConvEncoder(PyroModule):
     def forward(self, image: torch.Tensor, context=None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(loc, scale)`` ``[..., latent_dim]`` for ``image [..., C, H, W]`` (and the context)."""
         image = checks.float_tensor(image, "image", trailing=self.image_shape)
-        lead = image.shape[:-3]
+        x = in_row_blocks(self._features, image.reshape((-1, *self.image_shape)), self.row_block)
+        features = x.reshape(image.shape[:-3] + (-1,))
+        return loc_and_scale(self.head(inputs(features, context, self.context_dim)))
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last convolution's maps ``[rows, ...]`` for images ``[rows, C, H, W]``."""
         act = activation_fn(self.activation)
-        x = image.reshape((-1, *self.image_shape))
         for i in range(len(self.channels)):
             x = act(getattr(self, f"down_{i}")(x))
-        features = x.reshape(lead + (-1,))
-        return loc_and_scale(self.head(inputs(features, context, self.context_dim)))
+        return x
 
     def extra_repr(self) -> str:
         return f"image_shape={self.image_shape}, latent_dim={self.latent_dim}, context_dim={self.context_dim}"
