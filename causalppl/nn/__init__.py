@@ -17,6 +17,8 @@ each unit's own pixel noise.
   convention.
 * Attribute mechanisms: :func:`attribute_flow` (conditional flows onto a real, positive or
   bounded support).
+* Pseudo-oracles: :func:`pseudo_oracle` trains a reader of attributes from images, for
+  effectiveness on data without a measurement.
 
 Example:
     >>> import torch, pyro
@@ -37,6 +39,7 @@ from .decoders import ConvDecoder, MLPDecoder
 from .discretized import DiscretizedLogistic, DiscretizedLogisticNoise
 from .encoders import ConvEncoder, MLPEncoder
 from .likelihoods import BernoulliImage, NormalImage, NormalImageLikelihood, bits_per_dim
+from .oracle import PseudoOracle, pseudo_oracle
 
 __all__ = [
     "AttributeFlow",
@@ -49,6 +52,8 @@ __all__ = [
     "MLPEncoder",
     "NormalImage",
     "NormalImageLikelihood",
+    "PseudoOracle",
     "attribute_flow",
     "bits_per_dim",
+    "pseudo_oracle",
 ]
