@@ -13,7 +13,7 @@ from ..errors import CausalError
 __all__ = ["describe_actions", "layout_of", "to_dataset"]
 
 
-def layout_of(info, names) -> dict[str, tuple[int, tuple]]:
+def layout_of(info, names) -> dict[str, tuple[tuple[str, ...], tuple]]:
     """``{site: (event dim names, ((plate dim, plate name), ...))}`` read from a program's probe."""
     return {n: (info.event_dims(n), tuple(info.frames(n).items())) for n in names}
 
@@ -48,6 +48,8 @@ def _check_dim_sizes(data_vars: dict) -> None:
     """Sites that name a dim alike must agree on its size (xarray's own error names no site)."""
     seen: dict[str, tuple[str, int]] = {}
     for site, (names, array) in data_vars.items():
+        if len(set(names)) != len(names):
+            raise CausalError(f"site {site!r} would have the dims {names}: name its event dims apart from its plates")
         for dim, size in zip(names, array.shape):
             first = seen.setdefault(dim, (site, size))
             if first[1] != size:

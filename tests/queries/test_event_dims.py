@@ -44,3 +44,12 @@ def test_two_sites_naming_one_dim_with_different_sizes_are_refused():
         cp.sample(model, 5, seed=0, model_kwargs={"other": ("item",)})
     ds = cp.sample(model, 5, seed=0, model_kwargs={"other": ("pair",)})
     assert ds.w.dims == ("sample", "pair")
+
+
+def test_event_dims_named_like_a_plate_of_the_site_are_refused():
+    def plated():
+        with pyro.plate("item", 2):
+            return pyro.sample("x", dist.Normal(torch.zeros(3), 1.0).to_event(1), infer={"event_dims": ("item",)})
+
+    with pytest.raises(cp.CausalError, match="site 'x' would have the dims \\('sample', 'item', 'item'\\)"):
+        cp.sample(plated, 5, seed=0)
