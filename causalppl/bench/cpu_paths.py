@@ -129,7 +129,7 @@ def _mlp_rows(sizes, batches, hidden, activations, repeat, parts: bool):
         grad_out = torch.randn(weights[0].shape[0], batch, weights[-1].shape[-1])
         for mode, wrap in _modes([*weights, *biases], grad_out).items():
             with torch.set_grad_enabled(mode != "forward"):
-                used = "yes" if worth_blocking(h, weights, activation, biases) else "no"
+                used = "yes" if worth_blocking(h, weights, activation) else "no"
             t = _side_by_side({k: wrap(f) for k, f in fns.items()}, repeat=repeat(batch))
             ref, comp, fast = t["reference"], t["compiled"], t["blocked"]
             shape = [activation, n_nodes, batch, mode]

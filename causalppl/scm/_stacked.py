@@ -172,7 +172,7 @@ def raw(snap: Snapshot, g: Group, X: torch.Tensor):
         h = X.new_empty(0, X.shape[0], g.index.shape[1])
     mlp = _OPTIONS["mlp"]
     if mlp == "auto":  # the blocked path where it was measured to pay (same numbers)
-        mlp = "blocked" if worth_blocking(h, weights, snap.act_name, biases) else "reference"
+        mlp = "blocked" if worth_blocking(h, weights, snap.act_name) else "reference"
     mlp = {"blocked": blocked_mlp, "reference": reference_mlp}.get(mlp, mlp)
     return mlp(h, weights, biases, snap.act_name, roots=g.roots), fixed_scale
 
