@@ -135,12 +135,12 @@ def in_row_blocks(layers, x: torch.Tensor, block: int | None) -> torch.Tensor:
     Rows are separate images, so the answer is the same; the time is not: on a CPU, oneDNN's
     convolutions and transposed convolutions over a batch of a few thousand small images run
     at up to half the speed per image of blocks of 256 (their working set leaves the cache).
-    ``causalppl bench cpu_paths --only conv`` (``benchmarks/results/cpu_paths_conv.md``), at
-    the Morpho-digits sizes, against the one call and against ``torch.compile`` of it: the
-    decoder 1.4-1.9x faster from 1,000 to 4,096 images (a 1,000-unit counterfactual decodes
-    2,000), the encoder 1.7-2.0x at 4,096 (a fit's held-out bound encodes 4,000) and
-    1.04-1.24x at 1,000-2,000; a fit's minibatch of 128 is one block. A GPU takes the batch
-    whole.
+    ``causalppl bench cpu_paths`` (its conv part, alone with ``--only conv``;
+    ``benchmarks/results/cpu_paths.md``), at the Morpho-digits sizes, against the one call
+    and against ``torch.compile`` of it, over two runs: the decoder 1.4-1.9x faster from
+    1,000 to 4,096 images (a 1,000-unit counterfactual decodes 2,000), the encoder 1.6-2.0x
+    at 4,096 (a fit's held-out bound encodes 4,000) and 1.04-1.9x at 1,000-2,000; a fit's
+    minibatch of 128 is one block. A GPU takes the batch whole.
     """
     if block is None or x.device.type != "cpu" or x.shape[0] <= block:
         return layers(x)
