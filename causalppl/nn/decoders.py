@@ -72,13 +72,11 @@ class MLPDecoder(PyroModule):
         out_activation: str | None = "sigmoid",
         *,
         context_dim: int = 0,
-        row_block: int | None = CONV_ROW_BLOCK,
         name: str | None = None,
     ):
         super().__init__(name=name or unique_name(type(self)))
         self.latent_dim = checks.positive_int(latent_dim, "latent_dim")
         self.image_shape = check_image_shape(image_shape)
-        self.row_block = row_block_of(row_block)
         self.context_dim = checks.int_at_least(context_dim, "context_dim", 0)
         hidden = checks.int_tuple(hidden, "hidden")
         activation = activation_name(activation)

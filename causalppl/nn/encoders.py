@@ -71,13 +71,11 @@ class MLPEncoder(PyroModule):
         activation: str = "relu",
         *,
         context_dim: int = 0,
-        row_block: int | None = CONV_ROW_BLOCK,
         name: str | None = None,
     ):
         super().__init__(name=name or unique_name(type(self)))
         self.image_shape = check_image_shape(image_shape)
         self.latent_dim = checks.positive_int(latent_dim, "latent_dim")
-        self.row_block = row_block_of(row_block)
         self.context_dim = checks.int_at_least(context_dim, "context_dim", 0)
         hidden = checks.int_tuple(hidden, "hidden")
         c, h, w = self.image_shape
