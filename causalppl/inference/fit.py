@@ -109,20 +109,20 @@ def fit(
     """
     checks.model(model)
     eval_every = _check_args(
-        steps,
-        lr,
-        batch_size,
-        holdout,
-        eval_every,
-        patience,
-        clip_norm,
-        schedule,
-        min_lr_ratio,
-        weight_decay,
-        num_particles,
-        seed,
-        progress,
-        early_stopping,
+        steps=steps,
+        lr=lr,
+        batch_size=batch_size,
+        holdout=holdout,
+        eval_every=eval_every,
+        patience=patience,
+        clip_norm=clip_norm,
+        schedule=schedule,
+        min_lr_ratio=min_lr_ratio,
+        weight_decay=weight_decay,
+        num_particles=num_particles,
+        seed=seed,
+        progress=progress,
+        early_stopping=early_stopping,
     )
     latent = _names(latent, "latent")
     with seeded(seed):
@@ -153,6 +153,7 @@ def fit(
 
 
 def _check_args(
+    *,
     steps,
     lr,
     batch_size,
@@ -191,9 +192,10 @@ def _check_args(
 
 
 def _names(names, argument: str) -> list[str]:
-    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
-        raise CausalError(f"{argument} must be a list of site names, got {names!r}")
-    return list(names)
+    try:
+        return checks.names(names, argument)
+    except CausalError as err:  # the same check, worded for sites
+        raise CausalError(f"{argument} must be a list of distinct site names, got {names!r}") from err
 
 
 def _optimise(

@@ -170,7 +170,9 @@ CASES = [
     case(fit, "patience must be a positive int", patience=0),
     case(fit, "schedule must be one of", schedule="linear"),
     case(fit, "num_particles must be a positive int", num_particles=0),
-    case(fit, "latent must be a list of site names", latent="x"),
+    case(fit, "latent must be a list of distinct site names", latent="x"),
+    case(fit, "latent must be a list of distinct site names", latent=5),
+    case(fit, "latent must be a list of distinct site names", latent=["y", "y"]),
     case(fit, "data must be a dict of tensors", data=[1, 2]),
     case(fit, "data is missing node\\(s\\) \\['y'\\]", data={"x": torch.zeros(30)}),
     case(
