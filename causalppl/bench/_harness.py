@@ -6,6 +6,7 @@ import argparse
 import datetime as _dt
 import os
 import platform
+import random
 import statistics
 import sys
 import time
@@ -39,19 +40,24 @@ def measure(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1, min_t
     return statistics.median(times)
 
 
-def measure_side_by_side(fns: dict[str, Callable[[], object]], *, repeat: int = 7, warmup: int = 1) -> dict[str, float]:
+def measure_side_by_side(
+    fns: dict[str, Callable[[], object]], *, repeat: int = 7, warmup: int = 1, shuffle: bool = False
+) -> dict[str, float]:
     """Median seconds of each function, timed round-robin so that load on a shared machine
-    hits every contender alike (the ratios are what the results files report)."""
+    hits every contender alike (the ratios are what the results files report); with
+    ``shuffle``, in a new (seeded) order each round, so cache warmth favours none."""
     sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
     for fn in fns.values():
         for _ in range(warmup):
             fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
+    order, times = list(fns), {k: [] for k in fns}
+    reorder = random.Random(0).shuffle if shuffle else (lambda names: None)
     for _ in range(repeat):
-        for name, fn in fns.items():
+        reorder(order)
+        for name in order:
             sync()
             start = time.perf_counter()
-            fn()
+            fns[name]()
             sync()
             times[name].append(time.perf_counter() - start)
     return {k: statistics.median(v) for k, v in times.items()}

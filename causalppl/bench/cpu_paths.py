@@ -34,10 +34,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-import random
-import statistics
 import sys
-import time
 
 import torch
 
@@ -49,29 +46,15 @@ from ..scm import NeuralSCM
 from ..scm.fast import encode_all, stacked_options
 from ._conv_rows import HEADER as CONV_HEADER
 from ._conv_rows import conv_rows
-from ._harness import parser, table, write_results
+from ._harness import measure_side_by_side, parser, table, write_results
 
 __all__ = ["main"]
 
+# every contender in each round, in a new random order, medians compared (module docstring)
+_side_by_side = functools.partial(measure_side_by_side, warmup=2, shuffle=True)
 _ONLY_FOR = {"tanh_sigmoid": "tanh"}  # parts that touch one activation
 _HEADER = ["activation", "nodes", "batch", "mode", "reference ms", "compiled ms", "blocked ms"]
 _HEADER += ["vs reference", "vs compiled", "used"]
-
-
-def _side_by_side(fns: dict, repeat: int, warmup: int = 2) -> dict[str, float]:
-    """Median seconds of each function, all timed in every round, in a shuffled order."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    order, times = list(fns), {k: [] for k in fns}
-    shuffle = random.Random(0).shuffle
-    for _ in range(repeat):
-        shuffle(order)
-        for name in order:
-            start = time.perf_counter()
-            fns[name]()
-            times[name].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def _scm(n_nodes: int, batch: int, hidden, activation: str, seed: int | None = None):
